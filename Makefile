@@ -1,0 +1,43 @@
+# Two commands for a newcomer: `make demo` and `make test` (see README.md).
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: test demo check lint bench soak clean
+
+$(PY):
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 is required ($(PYTHON) not found)"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+
+# Reinstall only when a requirements file changed, so a second `make test` starts at once.
+$(STAMP): requirements/base.txt requirements/dev.txt | $(PY)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements/dev.txt
+	@touch $(STAMP)
+
+test: $(STAMP)
+	$(PY) -m pytest
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+# The spec's compile check, adapted to this layout, plus Django's own checks and the linter.
+check: $(STAMP)
+	$(PY) -m py_compile todoist_sync/todoist.py todoist_sync/tasks.py todoist_sync/api/views.py \
+		todoist_sync/models.py planner/api/views.py planner/models.py
+	DJANGO_SETTINGS_MODULE=config.settings_test $(PY) manage.py check
+	DJANGO_SETTINGS_MODULE=config.settings_test $(PY) manage.py makemigrations --check --dry-run
+	$(VENV)/bin/ruff check .
+
+demo: $(STAMP)
+	$(PY) -m scripts.demo
+
+bench: $(STAMP)
+	$(PY) -m scripts.bench
+
+soak: $(STAMP)
+	SOAK_SIZE=large $(PY) -m pytest -m soak -p no:randomly
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

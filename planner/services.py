@@ -1,0 +1,37 @@
+"""Writes of the planner app: tasks and the event log."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+
+from planner.models import EventLog, Task
+
+
+def event_log(
+    *,
+    topic: str,
+    message: str,
+    level: str = EventLog.Level.INFO,
+    user: AbstractBaseUser | None = None,
+    user_id: int | None = None,
+    data: dict[str, Any] | None = None,
+) -> EventLog:
+    """Record one event. Callers must never put a secret in `message` or `data`."""
+    return EventLog.objects.create(
+        topic=topic,
+        message=message,
+        level=level,
+        user=user,
+        user_id=user_id if user is None else user.pk,
+        data=data or {},
+    )
+
+
+def task_archive(*, task: Task) -> Task:
+    """Archive instead of deleting: the sync and the history keep their reference."""
+    if not task.archived:
+        task.archived = True
+        task.save(update_fields=["archived", "updated_at"])
+    return task
