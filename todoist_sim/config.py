@@ -1,0 +1,79 @@
+"""Runtime switches of the local Todoist API simulator (NOT Todoist itself)."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class SimConfig:
+    """Fault and behaviour switches; every field can be changed while the server runs.
+
+    Frozen so a request handler can read one consistent snapshot without the lock;
+    changes build a new instance through `updated()`.
+    """
+
+    # Sleep this long before answering each /api/v1 request.
+    latency_ms: float = 0
+    # Fraction of /api/v1 requests answered `error_status` before anything else happens.
+    error_rate: float = 0.0
+    error_status: int = 503
+    # Fraction of mutating requests (POST/DELETE) that are applied, then dropped unanswered.
+    lost_answer_rate: float = 0.0
+    # Fraction of authenticated requests answered 429 (nothing applied).
+    rate_limit_429_rate: float = 0.0
+    retry_after_seconds: int = 1
+    # Per-token sliding-window limit; None disables it.
+    request_limit: int | None = None
+    limit_window_seconds: float = 60.0
+    # Whether a replayed item_add (same command uuid) answers its temp_id mapping again.
+    replay_temp_id_mapping: bool = True
+    # Seeds fault draws and generated ids, so single-threaded runs are reproducible.
+    seed: int | None = None
+
+    def updated(self, **changes: Any) -> SimConfig:
+        """Answer a validated copy with `changes` applied; ValueError names a bad field."""
+        known = {f.name for f in dataclasses.fields(self)}
+        unknown = sorted(set(changes) - known)
+        if unknown:
+            raise ValueError(f"unknown config field(s): {', '.join(unknown)}")
+        new = dataclasses.replace(self, **changes)
+        new.validate()
+        return new
+
+    def validate(self) -> None:
+        """Raise ValueError naming the first field whose value is out of range."""
+        for name in ("error_rate", "lost_answer_rate", "rate_limit_429_rate"):
+            value = getattr(self, name)
+            if not _is_number(value) or not 0.0 <= value <= 1.0:
+                raise ValueError(f"{name} must be a number between 0 and 1")
+        if not _is_number(self.latency_ms) or self.latency_ms < 0:
+            raise ValueError("latency_ms must be a number >= 0")
+        if not _is_int(self.error_status) or not 500 <= self.error_status <= 599:
+            raise ValueError("error_status must be an integer between 500 and 599")
+        if not _is_int(self.retry_after_seconds) or self.retry_after_seconds < 0:
+            raise ValueError("retry_after_seconds must be an integer >= 0")
+        if self.request_limit is not None and (
+            not _is_int(self.request_limit) or self.request_limit < 1
+        ):
+            raise ValueError("request_limit must be null or an integer >= 1")
+        if not _is_number(self.limit_window_seconds) or self.limit_window_seconds <= 0:
+            raise ValueError("limit_window_seconds must be a number > 0")
+        if not isinstance(self.replay_temp_id_mapping, bool):
+            raise ValueError("replay_temp_id_mapping must be a boolean")
+        if self.seed is not None and not _is_int(self.seed):
+            raise ValueError("seed must be null or an integer")
+
+    def as_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def _is_number(value: object) -> bool:
+    # bool is an int subclass; `true` from JSON must not pass as 1.
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
