@@ -1,0 +1,108 @@
+"""The app's settings: one typed property each, read lazily so `override_settings` works.
+
+Nothing else in the app reads `settings.TODOIST_*`.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+
+
+class Settings:
+    @property
+    def TODOIST_API_URL(self) -> str:
+        return getattr(settings, "TODOIST_API_URL", "https://api.todoist.com/api/v1")
+
+    @property
+    def TODOIST_API_TOKEN(self) -> str:
+        """The token for users who have not connected their own."""
+        return getattr(settings, "TODOIST_API_TOKEN", "") or ""
+
+    @property
+    def TODOIST_TOKEN_ENCRYPTION_KEY(self) -> str:
+        """Secret from which the key that encrypts per-user tokens at rest is derived."""
+        return getattr(settings, "TODOIST_TOKEN_ENCRYPTION_KEY", "") or ""
+
+    @property
+    def TODOIST_CONNECT_TIMEOUT(self) -> float:
+        return getattr(settings, "TODOIST_CONNECT_TIMEOUT", 10.0)
+
+    @property
+    def TODOIST_READ_TIMEOUT(self) -> float:
+        return getattr(settings, "TODOIST_READ_TIMEOUT", 30.0)
+
+    @property
+    def TODOIST_BLOCKED_LABEL(self) -> str:
+        """Label that marks a locally blocked task, which stays open in Todoist."""
+        return getattr(settings, "TODOIST_BLOCKED_LABEL", "blocked")
+
+    @property
+    def TODOIST_USE_BATCH(self) -> bool:
+        """Push through `/sync` commands (documented uuid dedupe, 100 per request)."""
+        return getattr(settings, "TODOIST_USE_BATCH", True)
+
+    @property
+    def TODOIST_BATCH_SIZE(self) -> int:
+        """Commands per `/sync` request; Todoist accepts at most 100."""
+        return getattr(settings, "TODOIST_BATCH_SIZE", 100)
+
+    @property
+    def TODOIST_RETRY_BASE_SECONDS(self) -> float:
+        return getattr(settings, "TODOIST_RETRY_BASE_SECONDS", 30.0)
+
+    @property
+    def TODOIST_RETRY_CAP_SECONDS(self) -> float:
+        return getattr(settings, "TODOIST_RETRY_CAP_SECONDS", 3600.0)
+
+    @property
+    def TODOIST_RETRY_MAX_ATTEMPTS(self) -> int:
+        """Transient failures of one task before its error becomes permanent."""
+        return getattr(settings, "TODOIST_RETRY_MAX_ATTEMPTS", 8)
+
+    @property
+    def TODOIST_RECREATE_DELETED(self) -> bool:
+        """Re-create a mapped task that was deleted in Todoist instead of reporting it."""
+        return getattr(settings, "TODOIST_RECREATE_DELETED", False)
+
+    @property
+    def TODOIST_LEASE_SECONDS(self) -> float:
+        """How long a run's per-user lease lasts without renewal (a dead worker's expires)."""
+        return getattr(settings, "TODOIST_LEASE_SECONDS", 120.0)
+
+    @property
+    def TODOIST_RATE_LIMIT_REQUESTS(self) -> int:
+        """Requests one token may send per window (Todoist allows 1000 per 15 min per user;
+        the default leaves room for the person's own apps)."""
+        return getattr(settings, "TODOIST_RATE_LIMIT_REQUESTS", 450)
+
+    @property
+    def TODOIST_RATE_LIMIT_WINDOW(self) -> float:
+        return getattr(settings, "TODOIST_RATE_LIMIT_WINDOW", 900.0)
+
+    @property
+    def TODOIST_RATE_LIMIT_MAX_WAIT(self) -> float:
+        """A wait for the budget up to this long is slept in the run; longer ends the run and
+        schedules the rest."""
+        return getattr(settings, "TODOIST_RATE_LIMIT_MAX_WAIT", 30.0)
+
+    @property
+    def TODOIST_SYNC_ON_CHANGE(self) -> bool:
+        return getattr(settings, "TODOIST_SYNC_ON_CHANGE", True)
+
+    @property
+    def TODOIST_SYNC_ON_CHANGE_DELAY(self) -> float:
+        """Seconds a change waits before its sync starts, so a burst coalesces into one run."""
+        return getattr(settings, "TODOIST_SYNC_ON_CHANGE_DELAY", 2.0)
+
+    @property
+    def TODOIST_SAFETY_NET_MINUTES(self) -> int:
+        """Interval of the periodic run per user that picks up anything missed."""
+        return getattr(settings, "TODOIST_SAFETY_NET_MINUTES", 60)
+
+    @property
+    def TODOIST_MAX_ROUNDS(self) -> int:
+        """Plan/push rounds in one run (a reopen then a label change takes two)."""
+        return getattr(settings, "TODOIST_MAX_ROUNDS", 3)
+
+
+conf = Settings()

@@ -1,0 +1,180 @@
+"""What the sync remembers: the local -> Todoist mapping, runs, leases, rate budgets, tokens."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+
+class TodoistTaskMap(models.Model):
+    """The one reference from a local task to its Todoist task.
+
+    The row (with its `request_id`) is committed before the create leaves, so a crash between
+    Todoist's answer and our commit is finished by re-sending the same id, never by a second create.
+    """
+
+    class SyncState(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        SYNCED = "synced", _("Synced")
+        ERROR = "error", _("Error")
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="todoist_task_maps",
+        verbose_name=_("user"),
+    )
+    local_task = models.ForeignKey(
+        "planner.Task",
+        on_delete=models.CASCADE,
+        related_name="todoist_maps",
+        verbose_name=_("local task"),
+    )
+    # Todoist v1 ids are opaque strings; NULL (not "") until the create is confirmed, so the
+    # unique (user, todoist_task_id) constraint ignores the rows still waiting for one.
+    todoist_task_id = models.CharField(  # noqa: DJ001
+        _("Todoist task id"), max_length=64, null=True, blank=True
+    )
+    sync_state = models.CharField(
+        _("sync state"), max_length=16, choices=SyncState.choices, default=SyncState.PENDING
+    )
+    last_synced_at = models.DateTimeField(_("last synced at"), null=True, blank=True)
+    last_error = models.TextField(_("last error"), blank=True)
+    # Idempotency: the create's uuid (sent as the `/sync` command uuid or as X-Request-Id).
+    request_id = models.CharField(_("create request id"), max_length=36)
+    # The commands sent and not yet confirmed; re-sent unchanged (same uuids) until they resolve.
+    inflight = models.JSONField(_("commands in flight"), null=True, blank=True)
+    # What Todoist holds as far as we know, and its fingerprint (unchanged task -> no request).
+    pushed = models.JSONField(_("last pushed fields"), null=True, blank=True)
+    pushed_fingerprint = models.CharField(_("last pushed fingerprint"), max_length=64, blank=True)
+    # The local fields a permanent error was recorded for: tried again once they change.
+    failed_fingerprint = models.CharField(_("failed fingerprint"), max_length=64, blank=True)
+    attempts = models.PositiveIntegerField(_("failed attempts"), default=0)
+    next_retry_at = models.DateTimeField(_("next retry at"), null=True, blank=True)
+    error_permanent = models.BooleanField(_("permanent error"), default=False)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("Todoist task mapping")
+        verbose_name_plural = _("Todoist task mappings")
+        ordering = ["-updated_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "local_task"], name="todoist_map_user_task_uniq"
+            ),
+            models.UniqueConstraint(
+                fields=["user", "todoist_task_id"],
+                condition=Q(todoist_task_id__isnull=False),
+                name="todoist_map_user_todoist_id_uniq",
+            ),
+        ]
+        indexes = [
+            # Status counts and the retry sweep read by user and state.
+            models.Index(
+                fields=["user", "sync_state", "error_permanent"], name="todoist_map_user_state"
+            ),
+            models.Index(fields=["user", "-updated_at"], name="todoist_map_user_recent"),
+            models.Index(fields=["next_retry_at"], name="todoist_map_next_retry"),
+            models.Index(fields=["todoist_task_id"], name="todoist_map_todoist_id"),
+        ]
+
+    def __str__(self) -> str:
+        return f"task {self.local_task_id} -> {self.todoist_task_id or '(not created)'}"
+
+    @property
+    def todoist_url(self) -> str | None:
+        if not self.todoist_task_id:
+            return None
+        return f"https://app.todoist.com/app/task/{self.todoist_task_id}"
+
+
+class SyncRun(models.Model):
+    """One run of the `sync.todoist` job: what it did, for the status endpoint and the admin."""
+
+    class State(models.TextChoices):
+        QUEUED = "queued", _("Queued")
+        RUNNING = "running", _("Running")
+        SUCCEEDED = "succeeded", _("Succeeded")
+        FAILED = "failed", _("Failed")
+        # Another run of the same user held the lease; this one did nothing and rescheduled.
+        DEFERRED = "deferred", _("Deferred")
+
+    job_id = models.CharField(_("job id"), max_length=64, unique=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="todoist_sync_runs"
+    )
+    chat_id = models.BigIntegerField(_("chat scope"), null=True, blank=True)
+    task_ids = models.JSONField(_("task scope"), null=True, blank=True)
+    trigger = models.CharField(_("trigger"), max_length=32, default="api")
+    state = models.CharField(_("state"), max_length=16, choices=State.choices, default=State.QUEUED)
+    queued_at = models.DateTimeField(_("queued at"), auto_now_add=True)
+    started_at = models.DateTimeField(_("started at"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    created = models.PositiveIntegerField(default=0)
+    updated = models.PositiveIntegerField(default=0)
+    closed = models.PositiveIntegerField(default=0)
+    reopened = models.PositiveIntegerField(default=0)
+    unchanged = models.PositiveIntegerField(default=0)
+    skipped = models.PositiveIntegerField(default=0)
+    failed = models.PositiveIntegerField(default=0)
+    requests = models.PositiveIntegerField(_("Todoist requests"), default=0)
+    lease_holder = models.CharField(_("lease holder"), max_length=64, blank=True)
+    error_summary = models.TextField(_("error summary"), blank=True)
+
+    class Meta:
+        verbose_name = _("Todoist sync run")
+        verbose_name_plural = _("Todoist sync runs")
+        ordering = ["-queued_at", "-id"]
+        indexes = [models.Index(fields=["user", "-queued_at"], name="todoist_run_user_recent")]
+
+    def __str__(self) -> str:
+        return f"sync {self.job_id} ({self.state})"
+
+
+class SyncLease(models.Model):
+    """At most one run per user pushes at a time; an unrenewed lease expires with its worker."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="todoist_sync_lease"
+    )
+    holder = models.CharField(max_length=64, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"lease of user {self.user_id}: {self.holder or 'free'}"
+
+
+class RateBudget(models.Model):
+    """Requests sent per Todoist token (keyed by a hash, never the token), shared by all workers."""
+
+    key = models.CharField(max_length=64, unique=True)
+    # Send times (epoch seconds) within the current window: a sliding log.
+    stamps = models.JSONField(default=list)
+    # Set from a 429's retry-after: nothing is sent before it.
+    blocked_until = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"budget {self.key[:8]}"
+
+
+class TodoistCredential(models.Model):
+    """A user's own Todoist token, encrypted at rest; only its last four characters are shown."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="todoist_credential"
+    )
+    token_encrypted = models.TextField()
+    token_last4 = models.CharField(max_length=4)
+    verified_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("Todoist credential")
+        verbose_name_plural = _("Todoist credentials")
+
+    def __str__(self) -> str:
+        return f"Todoist token …{self.token_last4} of user {self.user_id}"

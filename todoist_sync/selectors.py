@@ -1,0 +1,111 @@
+"""Reads of the sync: what to push, and summaries of how it went."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from django.db.models import Count, QuerySet
+
+from planner.models import Task
+from todoist_sync.models import SyncRun, TodoistTaskMap
+
+TASK_FIELDS = ("id", "user_id", "title", "description", "priority", "due_date", "status", "chat_id")
+
+
+def sync_scope_tasks(
+    *, user_id: int, chat_id: int | None = None, task_ids: Iterable[int] | None = None
+) -> QuerySet[Task]:
+    """The user's live (not archived) tasks in scope, in any status: the engine skips and logs
+    a status it does not know instead of silently ignoring it."""
+    qs = Task.objects.filter(user_id=user_id, archived=False).only(*TASK_FIELDS).order_by("id")
+    if chat_id is not None:
+        qs = qs.filter(chat_id=chat_id)
+    if task_ids is not None:
+        qs = qs.filter(id__in=list(task_ids))
+    return qs
+
+
+def sync_candidates(
+    *, user_id: int, chat_id: int | None = None, task_ids: Iterable[int] | None = None
+) -> tuple[list[Task], dict[int, TodoistTaskMap]]:
+    """Tasks in scope and their mappings by task id: two queries, whatever the size."""
+    tasks = list(sync_scope_tasks(user_id=user_id, chat_id=chat_id, task_ids=task_ids))
+    maps = TodoistTaskMap.objects.filter(user_id=user_id)
+    if chat_id is not None or task_ids is not None:
+        maps = maps.filter(local_task_id__in=[task.id for task in tasks])
+    return tasks, {m.local_task_id: m for m in maps}
+
+
+def earliest_retry_at(*, user_id: int) -> datetime | None:
+    """When the next transient failure of this user is due for another try."""
+    row = (
+        TodoistTaskMap.objects.filter(
+            user_id=user_id,
+            sync_state=TodoistTaskMap.SyncState.ERROR,
+            error_permanent=False,
+            next_retry_at__isnull=False,
+        )
+        .order_by("next_retry_at")
+        .values_list("next_retry_at", flat=True)
+        .first()
+    )
+    return row
+
+
+def sync_status_counts(*, user_id: int) -> dict[str, dict[str, int]]:
+    """Counts by state and by permanence: one aggregate query over an indexed column pair."""
+    rows = (
+        TodoistTaskMap.objects.filter(user_id=user_id)
+        .values("sync_state", "error_permanent")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    counts = dict.fromkeys(TodoistTaskMap.SyncState.values, 0)
+    errors = {"retrying": 0, "permanent": 0}
+    for row in rows:
+        counts[row["sync_state"]] += row["n"]
+        if row["sync_state"] == TodoistTaskMap.SyncState.ERROR:
+            errors["permanent" if row["error_permanent"] else "retrying"] += row["n"]
+    return {"counts": counts, "errors": errors}
+
+
+def recent_errors(*, user_id: int, limit: int = 20) -> QuerySet[TodoistTaskMap]:
+    return (
+        TodoistTaskMap.objects.filter(user_id=user_id, sync_state=TodoistTaskMap.SyncState.ERROR)
+        .select_related("local_task")
+        .only(
+            "local_task_id",
+            "local_task__title",
+            "todoist_task_id",
+            "last_error",
+            "attempts",
+            "next_retry_at",
+            "error_permanent",
+            "updated_at",
+        )
+        .order_by("-updated_at", "-id")[:limit]
+    )
+
+
+def latest_run(*, user_id: int) -> SyncRun | None:
+    return SyncRun.objects.filter(user_id=user_id).order_by("-queued_at", "-id").first()
+
+
+def run_in_progress(*, user_id: int) -> bool:
+    return SyncRun.objects.filter(user_id=user_id, state=SyncRun.State.RUNNING).exists()
+
+
+def queued_run(*, user_id: int, chat_id: int | None) -> SyncRun | None:
+    """A run for the same scope that has not started yet: a new trigger joins it."""
+    return (
+        SyncRun.objects.filter(
+            user_id=user_id, chat_id=chat_id, task_ids__isnull=True, state=SyncRun.State.QUEUED
+        )
+        .order_by("queued_at")
+        .first()
+    )
+
+
+def user_run(*, user_id: int, job_id: str) -> SyncRun | None:
+    return SyncRun.objects.filter(user_id=user_id, job_id=job_id).first()

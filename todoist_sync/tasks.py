@@ -1,0 +1,22 @@
+"""django-q2 entry points: thin callers of the services, enqueued under the group `sync.todoist`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from todoist_sync import services
+
+
+def sync_todoist(
+    user_id: int,
+    chat_id: int | None = None,
+    *,
+    job_id: str | None = None,
+    task_ids: list[int] | None = None,
+    trigger: str = "api",
+) -> dict[str, Any]:
+    """The `sync.todoist` job: one run of the sync engine for a user (and optionally a chat)."""
+    run = services.sync_run_execute(
+        user_id=user_id, chat_id=chat_id, task_ids=task_ids, job_id=job_id, trigger=trigger
+    )
+    return {"job_id": run.job_id, "state": run.state, "failed": run.failed}
