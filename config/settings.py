@@ -128,7 +128,8 @@ Q_CLUSTER = {
     "workers": env.int("Q_WORKERS", default=2),
     "timeout": env.int("Q_TIMEOUT", default=300),
     "retry": env.int("Q_RETRY", default=360),
-    "max_attempts": 1,
+    # Our job is idempotent: a job whose worker died is delivered again after `retry`.
+    "max_attempts": 3,
     "queue_limit": 50,
     "catch_up": False,
     "ack_failures": True,

@@ -626,3 +626,49 @@ def test_the_token_never_appears_in_logs_rows_or_errors(user, sim, settings, cap
     )
     assert caplog.records  # the runs did log
     assert TOKEN not in logged
+
+
+# --- archived tasks and stale runs ----------------------------------------------------------
+
+
+def test_archiving_a_synced_task_closes_it_in_todoist_and_unarchiving_reopens(user, sim):
+    task = make(user, "Deleted in the bot")
+    run_sync(user)
+    task.archived = True
+    task.save()
+    assert run_sync(user).closed == 1
+    assert sim_tasks(sim)[0]["checked"] is True
+    assert run_sync(user).requests == 0
+    task.archived = False
+    task.save()
+    assert run_sync(user).reopened == 1
+    assert sim_tasks(sim)[0]["checked"] is False
+
+
+def test_archived_tasks_are_left_alone_when_the_setting_is_off(user, sim, settings):
+    settings.TODOIST_CLOSE_ARCHIVED = False
+    task = make(user, "Stays open")
+    run_sync(user)
+    task.archived = True
+    task.save()
+    assert run_sync(user).requests == 0
+    assert sim_tasks(sim)[0]["checked"] is False
+
+
+def test_a_run_left_running_by_a_dead_worker_is_marked_failed(user, sim):
+    dead = SyncRun.objects.create(job_id="dead-worker", user=user, state="running")
+    make(user, "x")
+    run = run_sync(user)
+    dead.refresh_from_db()
+    assert run.state == "succeeded"
+    assert dead.state == "failed" and "worker stopped" in dead.error_summary
+
+
+def test_a_trigger_does_not_join_a_queued_run_that_was_lost(user, sim, settings, monkeypatch):
+    monkeypatch.setattr(services, "_queue_job", lambda run: None)
+    first = services.sync_enqueue(user=user)
+    assert services.sync_enqueue(user=user).pk == first.pk  # joined while fresh
+    SyncRun.objects.filter(pk=first.pk).update(
+        queued_at=timezone.now() - datetime.timedelta(hours=1)
+    )
+    assert services.sync_enqueue(user=user).pk != first.pk

@@ -104,5 +104,23 @@ class Settings:
         """Plan/push rounds in one run (a reopen then a label change takes two)."""
         return getattr(settings, "TODOIST_MAX_ROUNDS", 3)
 
+    @property
+    def Q_CLUSTER(self) -> dict:
+        """django-q2's settings, for the system checks only (django-q2 itself reads them once at
+        import, so changing them at runtime changes nothing)."""
+        return getattr(settings, "Q_CLUSTER", {})
+
+    @property
+    def TODOIST_CLOSE_ARCHIVED(self) -> bool:
+        """Close the Todoist task of a task archived here (deleted through the API), so Todoist
+        does not keep showing it open; un-archiving reopens it."""
+        return getattr(settings, "TODOIST_CLOSE_ARCHIVED", True)
+
+    @property
+    def TODOIST_QUEUED_STALE_SECONDS(self) -> float:
+        """A run queued longer than this is taken as lost (say, a broker restart): a new trigger
+        queues a fresh job instead of joining it."""
+        return getattr(settings, "TODOIST_QUEUED_STALE_SECONDS", 600.0)
+
 
 conf = Settings()

@@ -74,12 +74,13 @@ def snapshot_for(
 
 
 def task_snapshot(task: Any) -> dict[str, Any]:
+    """The snapshot of a task; an archived task (deleted through the API) is closed."""
     return snapshot_for(
         title=task.title,
         description=task.description,
         priority=task.priority,
         due_date=task.due_date,
-        status=task.status,
+        status="done" if getattr(task, "archived", False) else task.status,
     )
 
 

@@ -3,22 +3,37 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.utils import timezone
 
 from planner.models import Task
+from todoist_sync.conf import conf
 from todoist_sync.models import SyncRun, TodoistTaskMap
 
-TASK_FIELDS = ("id", "user_id", "title", "description", "priority", "due_date", "status", "chat_id")
+TASK_FIELDS = (
+    "id",
+    "user_id",
+    "title",
+    "description",
+    "priority",
+    "due_date",
+    "status",
+    "chat_id",
+    "archived",
+)
 
 
 def sync_scope_tasks(
     *, user_id: int, chat_id: int | None = None, task_ids: Iterable[int] | None = None
 ) -> QuerySet[Task]:
-    """The user's live (not archived) tasks in scope, in any status: the engine skips and logs
-    a status it does not know instead of silently ignoring it."""
-    qs = Task.objects.filter(user_id=user_id, archived=False).only(*TASK_FIELDS).order_by("id")
+    """The user's live tasks in scope, in any status (the engine skips and logs a status it does
+    not know instead of silently ignoring it), and archived tasks that Todoist still has."""
+    live = Q(archived=False)
+    if conf.TODOIST_CLOSE_ARCHIVED:
+        live |= Q(Exists(TodoistTaskMap.objects.filter(local_task=OuterRef("pk"))))
+    qs = Task.objects.filter(live, user_id=user_id).only(*TASK_FIELDS).order_by("id")
     if chat_id is not None:
         qs = qs.filter(chat_id=chat_id)
     if task_ids is not None:
@@ -97,10 +112,16 @@ def run_in_progress(*, user_id: int) -> bool:
 
 
 def queued_run(*, user_id: int, chat_id: int | None) -> SyncRun | None:
-    """A run for the same scope that has not started yet: a new trigger joins it."""
+    """A run for the same scope that has not started yet: a new trigger joins it. One queued
+    too long is taken as lost (its job never reached a worker) and is not joined."""
+    fresh_since = timezone.now() - timedelta(seconds=conf.TODOIST_QUEUED_STALE_SECONDS)
     return (
         SyncRun.objects.filter(
-            user_id=user_id, chat_id=chat_id, task_ids__isnull=True, state=SyncRun.State.QUEUED
+            user_id=user_id,
+            chat_id=chat_id,
+            task_ids__isnull=True,
+            state=SyncRun.State.QUEUED,
+            queued_at__gte=fresh_since,
         )
         .order_by("queued_at")
         .first()

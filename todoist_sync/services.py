@@ -539,6 +539,15 @@ class _Engine:
                 )
             run.lease_holder = self.holder
             run.save(update_fields=["lease_holder"])
+            # Holding the lease proves no other run of this user is alive: any still marked
+            # running lost its worker, and says so instead of showing "running" forever.
+            SyncRun.objects.filter(user_id=self.user_id, state=SyncRun.State.RUNNING).exclude(
+                pk=run.pk
+            ).update(
+                state=SyncRun.State.FAILED,
+                finished_at=timezone.now(),
+                error_summary="the worker stopped before the run finished; a later run took over",
+            )
             self._prepare_client()
             for round_no in range(conf.TODOIST_MAX_ROUNDS):
                 if not self._round(first=round_no == 0):
