@@ -90,11 +90,6 @@ class Settings:
         return getattr(settings, "TODOIST_SYNC_ON_CHANGE", True)
 
     @property
-    def TODOIST_SYNC_ON_CHANGE_DELAY(self) -> float:
-        """Seconds a change waits before its sync starts, so a burst coalesces into one run."""
-        return getattr(settings, "TODOIST_SYNC_ON_CHANGE_DELAY", 2.0)
-
-    @property
     def TODOIST_SAFETY_NET_MINUTES(self) -> int:
         """Interval of the periodic run per user that picks up anything missed."""
         return getattr(settings, "TODOIST_SAFETY_NET_MINUTES", 60)

@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
+from django.contrib.auth import get_user_model
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from planner.models import Task
 from todoist_sync.conf import conf
-from todoist_sync.models import SyncRun, TodoistTaskMap
+from todoist_sync.models import SyncRun, TodoistCredential, TodoistTaskMap
 
 TASK_FIELDS = (
     "id",
@@ -130,3 +131,18 @@ def queued_run(*, user_id: int, chat_id: int | None) -> SyncRun | None:
 
 def user_run(*, user_id: int, job_id: str) -> SyncRun | None:
     return SyncRun.objects.filter(user_id=user_id, job_id=job_id).first()
+
+
+def todoist_credential_get(*, user_id: int) -> TodoistCredential | None:
+    """The user's own token record, if connected (never the token itself)."""
+    return (
+        TodoistCredential.objects.filter(user_id=user_id).only("token_last4", "verified_at").first()
+    )
+
+
+def sync_users() -> QuerySet:
+    """Users with any task: the ones a sync concerns."""
+    user_model = get_user_model()
+    return user_model.objects.filter(pk__in=Task.objects.values("user_id").distinct()).order_by(
+        user_model.USERNAME_FIELD
+    )

@@ -28,6 +28,7 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ImproperlyConfigured
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -101,7 +102,7 @@ class NoTodoistToken(Exception):
 
     def __init__(
         self,
-        message: str = "No Todoist token: connect one (POST /v1/sync/todoist/token) "
+        message: str = "No Todoist token: connect one (PUT /v1/sync/todoist/token) "
         "or set TODOIST_API_TOKEN.",
     ) -> None:
         super().__init__(message)
@@ -118,8 +119,9 @@ def todoist_token_for(*, user_id: int) -> str:
     if credential is not None:
         try:
             return decrypt_token(credential.token_encrypted)
-        except TokenDecryptError as exc:
-            raise NoTodoistToken(str(exc)) from None
+        except (TokenDecryptError, ImproperlyConfigured) as exc:
+            # The key changed or is gone: the user's token is unusable until connected again.
+            raise NoTodoistToken(f"No Todoist token: {exc}") from None
     if conf.TODOIST_API_TOKEN:
         return conf.TODOIST_API_TOKEN
     raise NoTodoistToken
@@ -137,10 +139,14 @@ def todoist_client(*, token: str) -> TodoistClient:
 def todoist_credential_connect(
     *, user: Any, token: str, client: TodoistClient | None = None
 ) -> TodoistCredential:
-    """Check the token against Todoist, then store it encrypted. Raises TodoistError."""
+    """Check the token against Todoist, then store it encrypted.
+
+    Raises ImproperlyConfigured (no encryption key: checked before the token leaves) or
+    TodoistError (Todoist refused it or could not be reached).
+    """
     token = token.strip()
-    (client or todoist_client(token=token)).get_user()
     encrypted = encrypt_token(token)
+    (client or todoist_client(token=token)).get_user()
     credential, _ = TodoistCredential.objects.update_or_create(
         user=user,
         defaults={
@@ -318,49 +324,38 @@ def safety_net_schedule(*, user_ids: Iterable[int] | None = None) -> int:
     return count
 
 
-def mappings_resync(*, mappings: Iterable[TodoistTaskMap], trigger: str = "admin") -> int:
-    """Clear the errors of these mappings (permanent ones too) and queue a sync of their tasks.
-
-    The in-flight commands stay: a create is still re-sent with its own uuid, never duplicated.
-    """
-    by_user: dict[int, list[int]] = {}
-    ids = []
-    for mapping in mappings:
-        by_user.setdefault(mapping.user_id, []).append(mapping.local_task_id)
-        ids.append(mapping.pk)
-    TodoistTaskMap.objects.filter(pk__in=ids, sync_state=State.ERROR).update(
-        sync_state=State.PENDING,
-        error_permanent=False,
-        failed_fingerprint="",
-        attempts=0,
-        next_retry_at=None,
-        updated_at=timezone.now(),
-    )
-    users = get_user_model().objects.in_bulk(list(by_user))
-    for user_id, task_ids in by_user.items():
-        sync_enqueue(user=users[user_id], task_ids=task_ids, trigger=trigger)
-    return len(ids)
-
-
+@transaction.atomic
 def tasks_resync(*, tasks: Iterable[Task], trigger: str = "admin") -> int:
-    """Re-sync these local tasks: their mappings' errors are cleared, unmapped ones are created."""
-    tasks = list(tasks)
-    mapped = TodoistTaskMap.objects.filter(local_task__in=tasks)
-    TodoistTaskMap.objects.filter(pk__in=[m.pk for m in mapped], sync_state=State.ERROR).update(
-        sync_state=State.PENDING,
-        error_permanent=False,
-        failed_fingerprint="",
-        attempts=0,
-        next_retry_at=None,
-        updated_at=timezone.now(),
-    )
+    """Clear the errors of these tasks' mappings (permanent ones too) and queue a sync of them;
+    unmapped ones are created. All or nothing: raises NoTodoistToken before clearing anything.
+
+    In-flight commands stay: a create is still re-sent with its own uuid, never duplicated.
+    """
     by_user: dict[int, list[int]] = {}
     for task in tasks:
         by_user.setdefault(task.user_id, []).append(task.pk)
+    for user_id in by_user:
+        todoist_token_for(user_id=user_id)
+    task_ids = [pk for pks in by_user.values() for pk in pks]
+    TodoistTaskMap.objects.filter(local_task_id__in=task_ids, sync_state=State.ERROR).update(
+        sync_state=State.PENDING,
+        error_permanent=False,
+        failed_fingerprint="",
+        attempts=0,
+        next_retry_at=None,
+        updated_at=timezone.now(),
+    )
     users = get_user_model().objects.in_bulk(list(by_user))
-    for user_id, task_ids in by_user.items():
-        sync_enqueue(user=users[user_id], task_ids=task_ids, trigger=trigger)
-    return len(tasks)
+    for user_id, pks in by_user.items():
+        sync_enqueue(user=users[user_id], task_ids=pks, trigger=trigger)
+    return len(task_ids)
+
+
+def mappings_resync(*, mappings: Iterable[TodoistTaskMap], trigger: str = "admin") -> int:
+    """`tasks_resync` of these mappings' tasks."""
+    mappings = list(mappings)
+    tasks = Task.objects.filter(pk__in=[m.local_task_id for m in mappings]).only("id", "user_id")
+    return tasks_resync(tasks=tasks, trigger=trigger)
 
 
 # --------------------------------------------------------------------------------------------
