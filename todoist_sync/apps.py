@@ -1,9 +1,20 @@
 from __future__ import annotations
 
 from django.apps import AppConfig
+from django.core import checks
+from django.db.models.signals import post_save
 
 
 class TodoistSyncConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "todoist_sync"
     verbose_name = "Todoist sync"
+
+    def ready(self) -> None:
+        from planner.models import Task
+        from todoist_sync import signals
+        from todoist_sync.checks import ALL_CHECKS
+
+        for check in ALL_CHECKS:
+            checks.register(check)
+        post_save.connect(signals.task_saved, sender=Task, dispatch_uid="todoist_sync.task_saved")

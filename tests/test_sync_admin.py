@@ -1,0 +1,258 @@
+"""The operator's admin: changelists, the read-only records, and the re-sync actions."""
+
+from __future__ import annotations
+
+from unittest import mock
+
+import pytest
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
+from django.contrib.messages import constants as message_level
+from django.db import connection
+from django.test import Client, override_settings
+from django.test.utils import CaptureQueriesContext
+
+from planner.models import EventLog, Task
+from todoist_sync.models import SyncRun, TodoistCredential, TodoistTaskMap
+from todoist_sync.tokens import encrypt_token
+
+pytestmark = pytest.mark.django_db
+
+MAPS = "/admin/todoist_sync/todoisttaskmap/"
+RUNS = "/admin/todoist_sync/syncrun/"
+TASKS = "/admin/planner/task/"
+State = TodoistTaskMap.SyncState
+
+
+@pytest.fixture(autouse=True)
+def queue_job():
+    with mock.patch("todoist_sync.services._queue_job") as patched:
+        yield patched
+
+
+def staff_client(*codenames: str) -> Client:
+    staff = get_user_model().objects.create_user(
+        username="staff-" + "-".join(codenames), password="pw", is_staff=True
+    )
+    staff.user_permissions.set(Permission.objects.filter(codename__in=codenames))
+    client = Client()
+    client.force_login(staff)
+    return client
+
+
+def make_map(user, *, title="A task", state=State.ERROR, permanent=True, **fields):
+    task = Task.objects.create(user=user, title=title)
+    return TodoistTaskMap.objects.create(
+        user=user,
+        local_task=task,
+        request_id=f"req-{task.pk}",
+        sync_state=state,
+        error_permanent=permanent,
+        attempts=3 if state == State.ERROR else 0,
+        last_error="validation: content: too long" if state == State.ERROR else "",
+        failed_fingerprint="f" * 16 if permanent else "",
+        **fields,
+    )
+
+
+def run_action(client: Client, url: str, action: str, pks: list[int]):
+    return client.post(
+        url, {"action": action, ACTION_CHECKBOX_NAME: [str(pk) for pk in pks]}, follow=True
+    )
+
+
+def messages_of(response) -> list[tuple[int, str]]:
+    return [(m.level, m.message) for m in response.context["messages"]]
+
+
+# --- changelists -------------------------------------------------------------------------
+
+
+def test_mapping_changelist_links_the_task_and_todoist(admin_client, user):
+    mapping = make_map(user, title="Buy milk", state=State.SYNCED, permanent=False)
+    TodoistTaskMap.objects.filter(pk=mapping.pk).update(todoist_task_id="6X7rM8997g3RQmvh")
+
+    html = admin_client.get(MAPS).content.decode()
+
+    assert f'href="/admin/planner/task/{mapping.local_task_id}/change/">Buy milk</a>' in html
+    assert 'href="https://app.todoist.com/app/task/6X7rM8997g3RQmvh"' in html
+
+
+def test_mapping_changelist_filters_and_search(admin_client, user, other_user):
+    make_map(user, title="permanent one")
+    make_map(user, title="retrying one", permanent=False)
+    make_map(other_user, title="bobs one", state=State.SYNCED, permanent=False)
+    synced = make_map(user, title="synced one", state=State.SYNCED, permanent=False)
+    TodoistTaskMap.objects.filter(pk=synced.pk).update(todoist_task_id="td-42")
+
+    def titles(query: str) -> set[str]:
+        response = admin_client.get(MAPS + query)
+        assert response.status_code == 200
+        return {m.local_task.title for m in response.context["cl"].result_list}
+
+    assert titles("?sync_state__exact=error") == {"permanent one", "retrying one"}
+    assert titles("?sync_state__exact=error&error_permanent__exact=1") == {"permanent one"}
+    assert titles(f"?user__id__exact={other_user.pk}") == {"bobs one"}
+    assert titles("?q=retrying") == {"retrying one"}
+    assert titles("?q=td-42") == {"synced one"}
+
+
+@pytest.mark.parametrize(
+    "url", [MAPS, RUNS, TASKS, "/admin/planner/eventlog/", "/admin/todoist_sync/todoistcredential/"]
+)
+def test_changelists_render_without_n_plus_one(admin_client, user, other_user, url):
+    def add_rows(owner, count: int) -> None:
+        for n in range(count):
+            make_map(owner, title=f"{owner} {n}")
+            SyncRun.objects.create(job_id=f"{owner}-{n}", user=owner, state="succeeded")
+            EventLog.objects.create(user=owner, topic="sync.todoist", message=f"event {n}")
+            holder = get_user_model().objects.create_user(username=f"{owner}-holder-{n}")
+            TodoistCredential.objects.create(
+                user=holder, token_encrypted=encrypt_token("t-0000"), token_last4="0000"
+            )
+
+    add_rows(user, 2)
+    with CaptureQueriesContext(connection) as few:
+        assert admin_client.get(url).status_code == 200
+    add_rows(other_user, 20)
+    with CaptureQueriesContext(connection) as many:
+        response = admin_client.get(url)
+    assert response.status_code == 200
+    assert len(response.context["cl"].result_list) > 2
+    assert len(many.captured_queries) == len(few.captured_queries)
+
+
+# --- read-only records -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("changelist", [MAPS, RUNS])
+def test_mappings_and_runs_are_read_only(admin_client, user, changelist):
+    mapping = make_map(user)
+    run = SyncRun.objects.create(job_id="job-1", user=user)
+    pk = mapping.pk if changelist == MAPS else run.pk
+
+    assert admin_client.get(f"{changelist}add/").status_code == 403
+    change = admin_client.get(f"{changelist}{pk}/change/")
+    assert change.status_code == 200
+    assert 'name="_save"' not in change.content.decode()
+    assert admin_client.post(f"{changelist}{pk}/change/", {}).status_code == 403
+    assert admin_client.post(f"{changelist}{pk}/delete/", {"post": "yes"}).status_code == 403
+    assert TodoistTaskMap.objects.filter(pk=mapping.pk).exists()
+    assert SyncRun.objects.filter(pk=run.pk).exists()
+
+
+def test_task_page_shows_the_mapping_inline_read_only(admin_client, user):
+    mapping = make_map(user, title="Buy milk", state=State.SYNCED, permanent=False)
+    TodoistTaskMap.objects.filter(pk=mapping.pk).update(todoist_task_id="td-77")
+
+    response = admin_client.get(f"{TASKS}{mapping.local_task_id}/change/")
+
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert 'href="https://app.todoist.com/app/task/td-77"' in html
+    assert "todoist_maps-TOTAL_FORMS" in html
+    assert 'name="todoist_maps-0-sync_state"' not in html  # displayed, not editable
+
+
+# --- the re-sync action on mappings ------------------------------------------------------
+
+
+def test_resync_mappings_clears_the_errors_and_queues_a_sync(admin_client, user, queue_job):
+    first, second = make_map(user, title="one"), make_map(user, title="two")
+    untouched = make_map(user, title="three")
+
+    response = run_action(admin_client, MAPS, "resync_mappings", [first.pk, second.pk])
+
+    assert messages_of(response) == [
+        (message_level.SUCCESS, "Re-sync with Todoist queued for 2 Todoist task mappings.")
+    ]
+    for mapping in (first, second):
+        mapping.refresh_from_db()
+        assert (mapping.sync_state, mapping.error_permanent, mapping.attempts) == (
+            "pending",
+            False,
+            0,
+        )
+    untouched.refresh_from_db()
+    assert untouched.sync_state == "error"
+    run = SyncRun.objects.get()
+    assert (run.user, run.trigger) == (user, "admin")
+    assert sorted(run.task_ids) == sorted([first.local_task_id, second.local_task_id])
+
+
+@override_settings(TODOIST_API_TOKEN="")
+def test_resync_reports_a_user_without_a_token_as_an_error(admin_client, user, other_user):
+    TodoistCredential.objects.create(
+        user=other_user, token_encrypted=encrypt_token("bob-token-9999"), token_last4="9999"
+    )
+    alices, bobs = make_map(user, title="alice's"), make_map(other_user, title="bob's")
+
+    response = run_action(admin_client, MAPS, "resync_mappings", [alices.pk, bobs.pk])
+
+    levels = dict(messages_of(response))
+    assert levels[message_level.ERROR].startswith("Not re-synced for alice: No Todoist token")
+    assert levels[message_level.SUCCESS] == (
+        "Re-sync with Todoist queued for 1 Todoist task mapping."
+    )
+    alices.refresh_from_db()
+    bobs.refresh_from_db()
+    assert alices.sync_state == "error" and alices.error_permanent  # rolled back
+    assert bobs.sync_state == "pending"
+    assert list(SyncRun.objects.values_list("user__username", flat=True)) == ["bob"]
+
+
+def test_staff_without_change_permission_cannot_resync_mappings(user):
+    client = staff_client("view_todoisttaskmap")
+    mapping = make_map(user)
+
+    changelist = client.get(MAPS)
+    assert changelist.status_code == 200
+    assert "resync_mappings" not in changelist.content.decode()
+    response = run_action(client, MAPS, "resync_mappings", [mapping.pk])
+
+    assert response.status_code == 200
+    mapping.refresh_from_db()
+    assert mapping.sync_state == "error" and mapping.error_permanent
+    assert not SyncRun.objects.exists()
+
+
+def test_staff_with_change_permission_can_resync_mappings(user):
+    client = staff_client("view_todoisttaskmap", "change_todoisttaskmap")
+    mapping = make_map(user)
+    assert "resync_mappings" in client.get(MAPS).content.decode()
+
+    run_action(client, MAPS, "resync_mappings", [mapping.pk])
+
+    assert SyncRun.objects.get().task_ids == [mapping.local_task_id]
+
+
+# --- the re-sync action on tasks ---------------------------------------------------------
+
+
+def test_resync_tasks_queues_mapped_and_unmapped_tasks(admin_client, user, other_user):
+    mapped = make_map(user, title="mapped")
+    unmapped = Task.objects.create(user=user, title="new")
+    bobs = Task.objects.create(user=other_user, title="bob's")
+
+    response = run_action(
+        admin_client, TASKS, "resync_tasks", [mapped.local_task_id, unmapped.pk, bobs.pk]
+    )
+
+    assert messages_of(response) == [
+        (message_level.SUCCESS, "Re-sync with Todoist queued for 3 tasks.")
+    ]
+    mapped.refresh_from_db()
+    assert mapped.sync_state == "pending" and not mapped.error_permanent
+    runs = {run.user.username: sorted(run.task_ids) for run in SyncRun.objects.all()}
+    assert runs == {"alice": sorted([mapped.local_task_id, unmapped.pk]), "bob": [bobs.pk]}
+
+
+def test_staff_without_change_permission_cannot_resync_tasks(user):
+    client = staff_client("view_task", "view_todoisttaskmap")
+    task = Task.objects.create(user=user, title="t")
+
+    assert "resync_tasks" not in client.get(TASKS).content.decode()
+    run_action(client, TASKS, "resync_tasks", [task.pk])
+
+    assert not SyncRun.objects.exists()

@@ -1,0 +1,332 @@
+"""The operator's view of the sync: mappings, runs and tokens, and a re-sync action.
+
+Mappings and runs are records of what the sync did: read-only here (no add, no delete: a deleted
+mapping would make the next run create the task in Todoist a second time).
+
+The planner's Task page gets the mapping inline and the re-sync action by extending the
+planner's `TaskAdmin` here, so `planner` never imports the sync (the dependency points one way,
+and the planner admin works unchanged without this app).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.utils import model_ngettext
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ImproperlyConfigured
+from django.db import transaction
+from django.db.models import Model, QuerySet
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.text import Truncator
+from django.utils.translation import gettext_lazy as _
+
+from planner.admin import TaskAdmin as PlannerTaskAdmin
+from planner.models import Task
+from todoist_sync import services
+from todoist_sync.models import SyncRun, TodoistCredential, TodoistTaskMap
+from todoist_sync.todoist import TodoistAuthError, TodoistError, TodoistValidationError
+
+# -- shared columns ------------------------------------------------------------------------------
+
+
+@admin.display(description=_("Todoist task"), ordering="todoist_task_id")
+def todoist_link(obj: TodoistTaskMap) -> str | None:
+    if not obj.todoist_url:
+        return None  # the admin shows its empty value
+    return format_html(
+        '<a href="{}" target="_blank" rel="noopener noreferrer">{}</a>',
+        obj.todoist_url,
+        obj.todoist_task_id,
+    )
+
+
+@admin.display(description=_("last error"))
+def short_error(obj: TodoistTaskMap) -> str:
+    return Truncator(obj.last_error).chars(80)
+
+
+# -- the re-sync action --------------------------------------------------------------------------
+
+
+def _resync(
+    modeladmin: admin.ModelAdmin,
+    request: HttpRequest,
+    objects: Iterable[Model],
+    resync: Callable[..., int],
+) -> None:
+    """Run `resync` per user, so a user without a token fails alone and is reported by name."""
+    by_user: dict[int, list[Model]] = defaultdict(list)
+    for obj in objects:
+        by_user[obj.user_id].append(obj)
+    users = get_user_model().objects.in_bulk(list(by_user))
+    queued = 0
+    for user_id, group in by_user.items():
+        try:
+            # All or nothing per user: errors are not cleared when no sync can be queued.
+            with transaction.atomic():
+                queued += resync(group, trigger="admin")
+        except services.NoTodoistToken as exc:
+            modeladmin.message_user(
+                request,
+                _("Not re-synced for %(user)s: %(reason)s")
+                % {"user": users[user_id], "reason": exc.message},
+                messages.ERROR,
+            )
+    if queued:
+        modeladmin.message_user(
+            request,
+            _("Re-sync with Todoist queued for %(count)d %(items)s.")
+            % {"count": queued, "items": model_ngettext(modeladmin.opts, queued)},
+            messages.SUCCESS,
+        )
+
+
+@admin.action(description=_("Re-sync selected with Todoist"), permissions=["change"])
+def resync_mappings(
+    modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[TodoistTaskMap]
+) -> None:
+    mappings = queryset.select_related(None).only("id", "user_id", "local_task_id")
+    _resync(
+        modeladmin,
+        request,
+        mappings,
+        lambda group, trigger: services.mappings_resync(mappings=group, trigger=trigger),
+    )
+
+
+@admin.action(description=_("Re-sync selected with Todoist"), permissions=["change"])
+def resync_tasks(
+    modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[Task]
+) -> None:
+    tasks = queryset.select_related(None).only("id", "user_id")
+    _resync(
+        modeladmin,
+        request,
+        tasks,
+        lambda group, trigger: services.tasks_resync(tasks=group, trigger=trigger),
+    )
+
+
+# -- mappings ------------------------------------------------------------------------------------
+
+MAPPING_DETAIL_FIELDS = [
+    "user",
+    "local_task",
+    "todoist_task_id",
+    "sync_state",
+    "error_permanent",
+    "last_error",
+    "attempts",
+    "next_retry_at",
+    "last_synced_at",
+    "request_id",
+    "inflight",
+    "pushed",
+    "pushed_fingerprint",
+    "failed_fingerprint",
+    "created_at",
+    "updated_at",
+]
+
+
+class ReadOnlyDetailMixin:
+    """No add, no delete; the change page is read-only. The change permission (checked without
+    an object) still gates the actions, as Django's action permissions expect."""
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        if obj is not None:
+            return False
+        return super().has_change_permission(request)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(TodoistTaskMap)
+class TodoistTaskMapAdmin(ReadOnlyDetailMixin, admin.ModelAdmin):
+    list_display = [
+        "task_link",
+        todoist_link,
+        "user",
+        "sync_state",
+        "error_permanent",
+        "last_synced_at",
+        "attempts",
+        "next_retry_at",
+        short_error,
+    ]
+    list_filter = [
+        "sync_state",
+        "error_permanent",
+        ("user", admin.RelatedOnlyFieldListFilter),
+    ]
+    search_fields = ["local_task__title", "=todoist_task_id"]
+    list_select_related = ["local_task", "user"]
+    # The full count is one more COUNT(*) over a table that can hold a row per task.
+    show_full_result_count = False
+    fields = MAPPING_DETAIL_FIELDS
+    actions = [resync_mappings]
+
+    @admin.display(description=_("task"), ordering="local_task__title")
+    def task_link(self, obj: TodoistTaskMap) -> str:
+        url = reverse("admin:planner_task_change", args=[obj.local_task_id])
+        return format_html('<a href="{}">{}</a>', url, Truncator(obj.local_task.title).chars(80))
+
+
+class TodoistTaskMapInline(admin.TabularInline):
+    """The task's mapping, read-only, on the planner's Task page."""
+
+    model = TodoistTaskMap
+    fk_name = "local_task"
+    fields = [
+        "sync_state",
+        todoist_link,
+        "last_synced_at",
+        "attempts",
+        "next_retry_at",
+        "error_permanent",
+        "last_error",
+    ]
+    readonly_fields = fields
+    extra = 0
+    max_num = 0
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class TaskAdmin(PlannerTaskAdmin):
+    inlines = [*PlannerTaskAdmin.inlines, TodoistTaskMapInline]
+    actions = [*(PlannerTaskAdmin.actions or ()), resync_tasks]
+
+
+# Importing planner.admin above registered its TaskAdmin, whatever the INSTALLED_APPS order.
+admin.site.unregister(Task)
+admin.site.register(Task, TaskAdmin)
+
+
+# -- runs ----------------------------------------------------------------------------------------
+
+
+@admin.register(SyncRun)
+class SyncRunAdmin(ReadOnlyDetailMixin, admin.ModelAdmin):
+    list_display = [
+        "job_id",
+        "user",
+        "trigger",
+        "state",
+        "queued_at",
+        "started_at",
+        "finished_at",
+        "created",
+        "updated",
+        "closed",
+        "reopened",
+        "unchanged",
+        "skipped",
+        "failed",
+        "requests",
+    ]
+    list_filter = ["state", "trigger", ("user", admin.RelatedOnlyFieldListFilter)]
+    search_fields = ["=job_id", "user__username"]
+    list_select_related = ["user"]
+    show_full_result_count = False
+    date_hierarchy = "queued_at"
+
+
+# -- tokens --------------------------------------------------------------------------------------
+
+
+class TodoistCredentialForm(forms.ModelForm):
+    """Takes the token in a password field (never rendered back), checks it with Todoist and
+    stores it encrypted, through the same service as the API."""
+
+    token = forms.CharField(
+        label=_("Todoist token"),
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
+        max_length=200,
+        help_text=_(
+            "Checked with Todoist, then stored encrypted; only its last four characters "
+            "are ever shown."
+        ),
+    )
+
+    class Meta:
+        model = TodoistCredential
+        fields = ["user"]
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        user = cleaned.get("user") or getattr(self.instance, "user", None)
+        token = cleaned.get("token")
+        if user is None or not token:
+            return cleaned
+        if self.instance.pk is None and TodoistCredential.objects.filter(user=user).exists():
+            self.add_error("user", _("This user has a token already: replace it on its page."))
+            return cleaned
+        # Check and store in one service call (the admin's change view runs in a transaction,
+        # so a later failure rolls the write back); its errors become form errors here.
+        try:
+            self.instance = services.todoist_credential_connect(user=user, token=token)
+        except (TodoistAuthError, TodoistValidationError):
+            self.add_error("token", _("Todoist rejected this token."))
+        except TodoistError:
+            raise forms.ValidationError(
+                _("Todoist could not be reached to check the token; try again later.")
+            ) from None
+        except ImproperlyConfigured:
+            raise forms.ValidationError(
+                _("TODOIST_TOKEN_ENCRYPTION_KEY is not set: tokens cannot be stored.")
+            ) from None
+        return cleaned
+
+
+@admin.register(TodoistCredential)
+class TodoistCredentialAdmin(admin.ModelAdmin):
+    form = TodoistCredentialForm
+    list_display = ["user", "masked_token", "verified_at", "updated_at"]
+    list_select_related = ["user"]
+    search_fields = ["user__username"]
+    raw_id_fields = ["user"]
+
+    @admin.display(description=_("token"))
+    def masked_token(self, obj: TodoistCredential) -> str:
+        return f"…{obj.token_last4}"
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> list[Any]:
+        if obj is None:
+            return ["user", "token"]
+        return ["user", "masked_token", "verified_at", "token"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        if obj is None:
+            return []
+        return ["user", "masked_token", "verified_at"]
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        pass  # stored by services.todoist_credential_connect in the form's clean()
+
+    def delete_model(self, request: HttpRequest, obj: TodoistCredential) -> None:
+        services.todoist_credential_disconnect(user=obj.user)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[TodoistCredential]) -> None:
+        for credential in queryset.select_related("user"):
+            services.todoist_credential_disconnect(user=credential.user)

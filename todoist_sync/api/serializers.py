@@ -1,0 +1,154 @@
+"""Shapes of the sync endpoints: inputs are strict, outputs describe the OpenAPI schema."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+from todoist_sync.models import SyncRun, TodoistTaskMap
+
+
+class StrictIntegerField(serializers.IntegerField):
+    """A JSON integer only: "42", 4.0 and true are refused instead of coerced (as the task API)."""
+
+    def to_internal_value(self, data: Any) -> int:
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictCharField(serializers.CharField):
+    """A JSON string only: 123 is refused instead of becoming "123"."""
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class JsonObjectSerializer(serializers.Serializer):
+    # A body that is not a JSON object (a list, a string) is a 400, not a 500.
+    def to_internal_value(self, data: Any) -> Any:
+        if not hasattr(data, "get"):
+            raise serializers.ValidationError(
+                {"non_field_errors": ["Expected a JSON object."]}, code="invalid"
+            )
+        return super().to_internal_value(data)
+
+
+# -- trigger -------------------------------------------------------------------------------------
+
+
+class SyncTriggerInputSerializer(JsonObjectSerializer):
+    """Optional: an empty body syncs every chat."""
+
+    chat_id = StrictIntegerField(
+        required=False,
+        allow_null=True,
+        min_value=-(2**63),
+        max_value=2**63 - 1,
+        help_text="Limit the sync to the tasks of this Telegram chat; all chats when omitted.",
+    )
+
+
+class SyncTriggerOutputSerializer(serializers.Serializer):
+    job_id = serializers.CharField()
+    status_url = serializers.URLField(help_text="GET it to follow this run.")
+
+
+class DetailSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+
+
+# -- status --------------------------------------------------------------------------------------
+
+
+class SyncStatusQuerySerializer(serializers.Serializer):
+    job_id = serializers.CharField(required=False, max_length=64)
+
+
+class SyncRunOutputSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = SyncRun
+        fields = [
+            "job_id",
+            "state",
+            "trigger",
+            "chat_id",
+            "queued_at",
+            "started_at",
+            "finished_at",
+            "created",
+            "updated",
+            "closed",
+            "reopened",
+            "unchanged",
+            "skipped",
+            "failed",
+            "error_summary",
+        ]
+        read_only_fields = fields
+
+
+class StateCountsSerializer(serializers.Serializer):
+    pending = serializers.IntegerField()
+    synced = serializers.IntegerField()
+    error = serializers.IntegerField()
+
+
+class ErrorCountsSerializer(serializers.Serializer):
+    retrying = serializers.IntegerField()
+    permanent = serializers.IntegerField()
+
+
+class RecentErrorSerializer(serializers.ModelSerializer):
+    title = serializers.CharField(source="local_task.title")
+    permanent = serializers.BooleanField(source="error_permanent")
+
+    class Meta:
+        model = TodoistTaskMap
+        fields = [
+            "local_task_id",
+            "title",
+            "todoist_task_id",
+            "last_error",
+            "attempts",
+            "next_retry_at",
+            "permanent",
+        ]
+        read_only_fields = fields
+
+
+class SyncStatusOutputSerializer(serializers.Serializer):
+    counts = StateCountsSerializer(help_text="The user's task mappings by sync state.")
+    errors = ErrorCountsSerializer(help_text="Mappings in error: retried later, or permanent.")
+    recent_errors = RecentErrorSerializer(many=True, help_text="Newest first, at most 20.")
+    last_run = SyncRunOutputSerializer(allow_null=True)
+    running = serializers.BooleanField(help_text="Whether a run of the user is in progress.")
+
+
+# -- token ---------------------------------------------------------------------------------------
+
+
+class TodoistTokenInputSerializer(JsonObjectSerializer):
+    """The token to connect; it is checked with Todoist before it is stored."""
+
+    token = StrictCharField(
+        write_only=True,
+        max_length=200,
+        trim_whitespace=True,
+        help_text="A Todoist API token (Todoist: Settings > Integrations > Developer).",
+    )
+
+
+class TodoistTokenOutputSerializer(serializers.Serializer):
+    """Never the token: whether one is connected, and its last four characters."""
+
+    connected = serializers.BooleanField()
+    last4 = serializers.CharField(allow_null=True)
+    verified_at = serializers.DateTimeField(allow_null=True)
+
+
+class TokenErrorSerializer(serializers.Serializer):
+    token = serializers.ListField(child=serializers.CharField())

@@ -1,0 +1,204 @@
+"""The sync's endpoints: thin views over `todoist_sync.services` and `todoist_sync.selectors`.
+
+Everything is scoped to `request.user`: another user's run is a 404, never a 403.
+"""
+
+from __future__ import annotations
+
+import logging
+from urllib.parse import urlencode
+
+from django.core.exceptions import ImproperlyConfigured
+from django.urls import reverse
+from drf_spectacular.utils import (
+    OpenApiResponse,
+    PolymorphicProxySerializer,
+    extend_schema,
+)
+from rest_framework import status
+from rest_framework.exceptions import NotFound
+from rest_framework.parsers import JSONParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from todoist_sync import selectors, services
+from todoist_sync.api.serializers import (
+    DetailSerializer,
+    SyncRunOutputSerializer,
+    SyncStatusOutputSerializer,
+    SyncStatusQuerySerializer,
+    SyncTriggerInputSerializer,
+    SyncTriggerOutputSerializer,
+    TodoistTokenInputSerializer,
+    TodoistTokenOutputSerializer,
+    TokenErrorSerializer,
+)
+from todoist_sync.models import TodoistCredential
+from todoist_sync.todoist import TodoistAuthError, TodoistError, TodoistValidationError
+
+logger = logging.getLogger(__name__)
+
+RECENT_ERRORS_LIMIT = 20
+
+
+def no_token_detail(exc: services.NoTodoistToken) -> str:
+    # One prefix for every reason (none connected, or a stored one unreadable), so the bot can
+    # recognise the case.
+    message = exc.message
+    return message if message.startswith("No Todoist token") else f"No Todoist token: {message}"
+
+
+class SyncTriggerApi(APIView):
+    parser_classes = [JSONParser]
+
+    @extend_schema(
+        operation_id="todoist_sync_trigger",
+        summary="Queue a sync of your tasks to Todoist",
+        description="Answers the queued run. While a run of the same scope is still queued, a "
+        "new trigger joins it (same job id) instead of queueing another.",
+        request=SyncTriggerInputSerializer,
+        responses={
+            202: SyncTriggerOutputSerializer,
+            400: OpenApiResponse(description="Invalid body (e.g. a chat_id that is not an int)."),
+            409: OpenApiResponse(DetailSerializer, description="No Todoist token to sync with."),
+        },
+    )
+    def post(self, request: Request) -> Response:
+        serializer = SyncTriggerInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            run = services.sync_enqueue(
+                user=request.user, chat_id=serializer.validated_data.get("chat_id"), trigger="api"
+            )
+        except services.NoTodoistToken as exc:
+            return Response({"detail": no_token_detail(exc)}, status=status.HTTP_409_CONFLICT)
+        status_url = request.build_absolute_uri(
+            f"{reverse('todoist-sync-status')}?{urlencode({'job_id': run.job_id})}"
+        )
+        output = SyncTriggerOutputSerializer({"job_id": run.job_id, "status_url": status_url})
+        return Response(output.data, status=status.HTTP_202_ACCEPTED)
+
+
+class SyncStatusApi(APIView):
+    @extend_schema(
+        operation_id="todoist_sync_status",
+        summary="How your sync to Todoist stands",
+        description="Counts, recent errors and the latest run; with `job_id`, that run alone.",
+        parameters=[SyncStatusQuerySerializer],
+        responses={
+            200: PolymorphicProxySerializer(
+                component_name="TodoistSyncStatusOrRun",
+                serializers=[SyncStatusOutputSerializer, SyncRunOutputSerializer],
+                resource_type_field_name=None,
+            ),
+            404: OpenApiResponse(DetailSerializer, description="No such run of yours."),
+        },
+    )
+    def get(self, request: Request) -> Response:
+        query = SyncStatusQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        user_id = request.user.pk
+        job_id = query.validated_data.get("job_id")
+        if job_id is not None:
+            run = selectors.user_run(user_id=user_id, job_id=job_id)
+            if run is None:
+                raise NotFound("No sync run with this job id.")
+            return Response(SyncRunOutputSerializer(run).data)
+        # A fixed number of queries whatever the number of mappings (aggregates on indexes).
+        summary = selectors.sync_status_counts(user_id=user_id)
+        output = SyncStatusOutputSerializer(
+            {
+                "counts": summary["counts"],
+                "errors": summary["errors"],
+                "recent_errors": selectors.recent_errors(
+                    user_id=user_id, limit=RECENT_ERRORS_LIMIT
+                ),
+                "last_run": selectors.latest_run(user_id=user_id),
+                "running": selectors.run_in_progress(user_id=user_id),
+            }
+        )
+        return Response(output.data)
+
+
+class TodoistTokenApi(APIView):
+    # The user's own Todoist token: connect (checked with Todoist first), inspect, disconnect.
+    parser_classes = [JSONParser]
+
+    @extend_schema(
+        operation_id="todoist_token_get",
+        summary="Whether you connected your own Todoist token",
+        description="Never answers the token itself: only its last four characters.",
+        responses={200: TodoistTokenOutputSerializer},
+    )
+    def get(self, request: Request) -> Response:
+        credential = selectors.todoist_credential_get(user_id=request.user.pk)
+        return Response(self._output(credential))
+
+    @extend_schema(
+        operation_id="todoist_token_put",
+        summary="Connect your own Todoist token",
+        description="The token is checked with Todoist, then stored encrypted; it is never "
+        "returned. Users without one are synced with the server's token, if it has one.",
+        request=TodoistTokenInputSerializer,
+        responses={
+            200: TodoistTokenOutputSerializer,
+            400: OpenApiResponse(TokenErrorSerializer, description="Todoist rejected the token."),
+            503: OpenApiResponse(
+                DetailSerializer,
+                description="Todoist could not be reached, or tokens cannot be stored here.",
+            ),
+        },
+    )
+    def put(self, request: Request) -> Response:
+        serializer = TodoistTokenInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            credential = services.todoist_credential_connect(
+                user=request.user, token=serializer.validated_data["token"]
+            )
+        except (TodoistAuthError, TodoistValidationError):
+            return Response(
+                {"token": ["Todoist rejected this token."]}, status=status.HTTP_400_BAD_REQUEST
+            )
+        except TodoistError as exc:
+            # The adapter's texts never contain the token; the type and status are enough here.
+            logger.warning(
+                "todoist token check of user %s failed: %s (status %s)",
+                request.user.pk,
+                type(exc).__name__,
+                exc.status,
+            )
+            return Response(
+                {"detail": "Todoist could not be reached to check the token; try again later."},
+                status=status.HTTP_503_SERVICE_UNAVAILABLE,
+            )
+        except ImproperlyConfigured:
+            return Response(
+                {
+                    "detail": "Personal Todoist tokens cannot be stored on this server "
+                    "(TODOIST_TOKEN_ENCRYPTION_KEY is not set); ask its operator."
+                },
+                status=status.HTTP_503_SERVICE_UNAVAILABLE,
+            )
+        return Response(self._output(credential))
+
+    @extend_schema(
+        operation_id="todoist_token_delete",
+        summary="Disconnect your own Todoist token",
+        description="Deletes the stored token (a no-op when none is connected).",
+        responses={204: None},
+    )
+    def delete(self, request: Request) -> Response:
+        services.todoist_credential_disconnect(user=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @staticmethod
+    def _output(credential: TodoistCredential | None) -> dict:
+        return TodoistTokenOutputSerializer(
+            {
+                "connected": credential is not None,
+                "last4": credential.token_last4 if credential else None,
+                "verified_at": credential.verified_at if credential else None,
+            }
+        ).data

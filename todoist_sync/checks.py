@@ -1,0 +1,210 @@
+"""System checks of the sync's settings, registered in `TodoistSyncConfig.ready()`.
+
+Plain functions returning `Error`s, as in `django.contrib.sites.checks`: a bad value is reported
+by `manage.py check` (and before `runserver` / `migrate`) rather than by the first failing run.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.core.checks import CheckMessage, Error
+
+from todoist_sync.conf import conf
+
+# API versions Todoist has retired; a URL still pointing at one answers 410 Gone.
+RETIRED_API_PATHS = ("/rest/v2", "/sync/v9")
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def check_token_source(**kwargs: Any) -> list[CheckMessage]:
+    if conf.TODOIST_API_TOKEN or conf.TODOIST_TOKEN_ENCRYPTION_KEY:
+        return []
+    return [
+        Error(
+            "No Todoist token source: TODOIST_API_TOKEN and TODOIST_TOKEN_ENCRYPTION_KEY are "
+            "both empty, so no sync can run.",
+            hint="Set TODOIST_API_TOKEN (one token for every user), or "
+            "TODOIST_TOKEN_ENCRYPTION_KEY so users can connect their own tokens "
+            "(PUT /v1/sync/todoist/token).",
+            id="todoist_sync.E001",
+        )
+    ]
+
+
+def check_api_url(**kwargs: Any) -> list[CheckMessage]:
+    url = conf.TODOIST_API_URL
+    hint = "Use https://api.todoist.com/api/v1 (Todoist API v1)."
+    if not isinstance(url, str):
+        return [Error("TODOIST_API_URL must be a string.", hint=hint, id="todoist_sync.E002")]
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return [
+            Error(
+                f"TODOIST_API_URL {url!r} is not an http(s) URL with a host.",
+                hint=hint,
+                id="todoist_sync.E002",
+            )
+        ]
+    path = parts.path.rstrip("/")
+    if any(path == p or path.startswith(p + "/") for p in RETIRED_API_PATHS):
+        return [
+            Error(
+                f"TODOIST_API_URL {url!r} points at a retired Todoist API (it answers 410 Gone).",
+                hint=hint,
+                id="todoist_sync.E002",
+            )
+        ]
+    return []
+
+
+def check_queue_timeouts(**kwargs: Any) -> list[CheckMessage]:
+    cluster = conf.Q_CLUSTER
+    if not isinstance(cluster, dict):
+        return []  # django-q2 reports a Q_CLUSTER that is not a dict itself
+    timeout, retry = cluster.get("timeout"), cluster.get("retry", 60)  # django-q2's defaults
+    if _is_number(timeout) and _is_number(retry) and 0 < timeout < retry:
+        return []
+    return [
+        Error(
+            f"Q_CLUSTER timeout ({timeout!r}) must be a positive number shorter than its retry "
+            f"({retry!r}): django-q2 delivers a job again after `retry` seconds, so a sync that "
+            "is still running would run twice.",
+            hint="Set Q_CLUSTER['timeout'] (Q_TIMEOUT) below Q_CLUSTER['retry'] (Q_RETRY), "
+            "e.g. timeout 300 and retry 360.",
+            id="todoist_sync.E003",
+        )
+    ]
+
+
+def check_batch_size(**kwargs: Any) -> list[CheckMessage]:
+    value = conf.TODOIST_BATCH_SIZE
+    if _is_int(value) and 1 <= value <= 100:
+        return []
+    return [
+        Error(
+            f"TODOIST_BATCH_SIZE must be an integer from 1 to 100, not {value!r}.",
+            hint="Todoist accepts at most 100 commands per /sync request; the default is 100.",
+            id="todoist_sync.E004",
+        )
+    ]
+
+
+def check_http_timeouts(**kwargs: Any) -> list[CheckMessage]:
+    errors: list[CheckMessage] = []
+    for name in ("TODOIST_CONNECT_TIMEOUT", "TODOIST_READ_TIMEOUT"):
+        value = getattr(conf, name)
+        if not (_is_number(value) and value > 0):
+            errors.append(
+                Error(
+                    f"{name} must be a positive number of seconds, not {value!r}.",
+                    hint="The defaults are 10 (connect) and 30 (read).",
+                    id="todoist_sync.E005",
+                )
+            )
+    return errors
+
+
+def check_retry_backoff(**kwargs: Any) -> list[CheckMessage]:
+    base, cap = conf.TODOIST_RETRY_BASE_SECONDS, conf.TODOIST_RETRY_CAP_SECONDS
+    if _is_number(base) and _is_number(cap) and 0 < base <= cap:
+        return []
+    return [
+        Error(
+            "TODOIST_RETRY_BASE_SECONDS and TODOIST_RETRY_CAP_SECONDS must be positive numbers "
+            f"with base <= cap, not {base!r} and {cap!r}.",
+            hint="The defaults are 30 and 3600: retries wait 30 s, 60 s, ... up to an hour.",
+            id="todoist_sync.E006",
+        )
+    ]
+
+
+def check_retry_attempts(**kwargs: Any) -> list[CheckMessage]:
+    value = conf.TODOIST_RETRY_MAX_ATTEMPTS
+    if _is_int(value) and value >= 1:
+        return []
+    return [
+        Error(
+            f"TODOIST_RETRY_MAX_ATTEMPTS must be an integer >= 1, not {value!r}.",
+            hint="The default is 8 attempts before a task's error becomes permanent.",
+            id="todoist_sync.E007",
+        )
+    ]
+
+
+def check_rate_limit(**kwargs: Any) -> list[CheckMessage]:
+    errors: list[CheckMessage] = []
+    requests, window = conf.TODOIST_RATE_LIMIT_REQUESTS, conf.TODOIST_RATE_LIMIT_WINDOW
+    max_wait = conf.TODOIST_RATE_LIMIT_MAX_WAIT
+    if not (_is_int(requests) and requests >= 0):
+        errors.append(
+            Error(
+                f"TODOIST_RATE_LIMIT_REQUESTS must be an integer >= 0, not {requests!r}.",
+                hint="Requests per window per token (0 turns the local limit off); "
+                "Todoist allows 1000 per 15 minutes, the default is 450.",
+                id="todoist_sync.E008",
+            )
+        )
+    if not (_is_number(window) and window > 0):
+        errors.append(
+            Error(
+                f"TODOIST_RATE_LIMIT_WINDOW must be a positive number of seconds, not {window!r}.",
+                hint="The default is 900 (Todoist counts per 15 minutes).",
+                id="todoist_sync.E008",
+            )
+        )
+    if not (_is_number(max_wait) and max_wait >= 0):
+        errors.append(
+            Error(
+                f"TODOIST_RATE_LIMIT_MAX_WAIT must be a number of seconds >= 0, not {max_wait!r}.",
+                hint="The default is 30.",
+                id="todoist_sync.E008",
+            )
+        )
+    return errors
+
+
+def check_scheduling(**kwargs: Any) -> list[CheckMessage]:
+    """The numbers that pace runs: the safety net, rounds, the lease, the on-change delay and
+    how long a queued run may wait before a new trigger stops joining it."""
+    rules = [
+        ("TODOIST_SAFETY_NET_MINUTES", _is_int, 1, "an integer >= 1"),
+        ("TODOIST_MAX_ROUNDS", _is_int, 1, "an integer >= 1"),
+        ("TODOIST_LEASE_SECONDS", _is_number, None, "a positive number"),
+        ("TODOIST_QUEUED_STALE_SECONDS", _is_number, None, "a positive number"),
+    ]
+    errors: list[CheckMessage] = []
+    for name, of_type, minimum, wanted in rules:
+        value = getattr(conf, name)
+        ok = of_type(value) and (value > 0 if minimum is None else value >= minimum)
+        if not ok:
+            errors.append(
+                Error(
+                    f"{name} must be {wanted}, not {value!r}.",
+                    hint="Remove the setting to use its default.",
+                    id="todoist_sync.E009",
+                )
+            )
+    return errors
+
+
+ALL_CHECKS = [
+    check_token_source,
+    check_api_url,
+    check_queue_timeouts,
+    check_batch_size,
+    check_http_timeouts,
+    check_retry_backoff,
+    check_retry_attempts,
+    check_rate_limit,
+    check_scheduling,
+]
