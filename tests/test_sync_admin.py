@@ -217,14 +217,74 @@ def test_staff_without_change_permission_cannot_resync_mappings(user):
     assert not SyncRun.objects.exists()
 
 
-def test_staff_with_change_permission_can_resync_mappings(user):
+def test_staff_with_change_permission_can_resync_their_own_mappings(user):
     client = staff_client("view_todoisttaskmap", "change_todoisttaskmap")
-    mapping = make_map(user)
+    staff = get_user_model().objects.get(username__startswith="staff-")
+    mapping = make_map(staff)
     assert "resync_mappings" in client.get(MAPS).content.decode()
 
     run_action(client, MAPS, "resync_mappings", [mapping.pk])
 
     assert SyncRun.objects.get().task_ids == [mapping.local_task_id]
+
+
+# --- staff who are not superusers see their own rows only ---------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "codenames"),
+    [
+        (MAPS, ["view_todoisttaskmap", "change_todoisttaskmap"]),
+        (RUNS, ["view_syncrun"]),
+        (TASKS, ["view_task", "change_task"]),
+        ("/admin/planner/eventlog/", ["view_eventlog"]),
+    ],
+)
+def test_staff_see_only_their_own_rows(user, url, codenames):
+    client = staff_client(*codenames)
+    staff = get_user_model().objects.get(username__startswith="staff-")
+    mine, theirs = make_map(staff, title="staff-row"), make_map(user, title="alice-secret")
+    SyncRun.objects.create(job_id="staff-run", user=staff)
+    SyncRun.objects.create(job_id="alice-run", user=user)
+    EventLog.objects.create(user=staff, topic="t", message="staff-event")
+    EventLog.objects.create(user=user, topic="t", message="alice-secret-event")
+
+    page = client.get(url).content.decode()
+    assert "alice" not in page
+    assert "staff-" in page
+    model_url = {MAPS: (mine.pk, theirs.pk), TASKS: (mine.local_task_id, theirs.local_task_id)}
+    if url in model_url:
+        own, other = model_url[url]
+        assert client.get(f"{url}{own}/change/").status_code == 200
+        assert client.get(f"{url}{other}/change/").status_code == 302  # "doesn't exist"
+
+
+def test_staff_cannot_resync_or_change_another_users_rows(user):
+    client = staff_client(
+        "view_todoisttaskmap", "change_todoisttaskmap", "view_task", "change_task"
+    )
+    theirs = make_map(user, title="alice's")
+    run_action(client, MAPS, "resync_mappings", [theirs.pk])
+    run_action(client, TASKS, "resync_tasks", [theirs.local_task_id])
+    response = client.post(
+        f"{TASKS}{theirs.local_task_id}/change/",
+        {"user": user.pk, "title": "hijacked", "status": "open", "priority": 4},
+    )
+    assert response.status_code == 302
+    theirs.refresh_from_db()
+    assert theirs.error_permanent and not SyncRun.objects.exists()
+    assert Task.objects.get(pk=theirs.local_task_id).title == "alice's"
+
+
+def test_staff_cannot_create_a_task_for_another_user(user):
+    client = staff_client("add_task", "view_task")
+    response = client.post(
+        "/admin/planner/task/add/",
+        {"user": user.pk, "title": "planted", "status": "open", "priority": 4},
+    )
+    assert response.status_code == 200  # the form again, with an error
+    assert "user" in response.context["adminform"].form.errors
+    assert not Task.objects.filter(title="planted").exists()
 
 
 # --- the re-sync action on tasks ---------------------------------------------------------

@@ -27,6 +27,7 @@ from django.utils.html import format_html
 from django.utils.text import Truncator
 from django.utils.translation import gettext_lazy as _
 
+from planner.admin import OwnRowsAdminMixin
 from planner.admin import TaskAdmin as PlannerTaskAdmin
 from planner.models import Task
 from todoist_sync import services
@@ -153,7 +154,7 @@ class ReadOnlyDetailMixin:
 
 
 @admin.register(TodoistTaskMap)
-class TodoistTaskMapAdmin(ReadOnlyDetailMixin, admin.ModelAdmin):
+class TodoistTaskMapAdmin(OwnRowsAdminMixin, ReadOnlyDetailMixin, admin.ModelAdmin):
     list_display = [
         "task_link",
         todoist_link,
@@ -227,7 +228,7 @@ admin.site.register(Task, TaskAdmin)
 
 
 @admin.register(SyncRun)
-class SyncRunAdmin(ReadOnlyDetailMixin, admin.ModelAdmin):
+class SyncRunAdmin(OwnRowsAdminMixin, ReadOnlyDetailMixin, admin.ModelAdmin):
     list_display = [
         "job_id",
         "user",
@@ -300,7 +301,7 @@ class TodoistCredentialForm(forms.ModelForm):
 
 
 @admin.register(TodoistCredential)
-class TodoistCredentialAdmin(admin.ModelAdmin):
+class TodoistCredentialAdmin(OwnRowsAdminMixin, admin.ModelAdmin):
     form = TodoistCredentialForm
     list_display = ["user", "masked_token", "verified_at", "updated_at"]
     list_select_related = ["user"]
