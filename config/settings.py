@@ -118,6 +118,10 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Tasks for the planner's Telegram bot, and their one-way sync to Todoist.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "planner.api.schema.add_error_responses",
+    ],
 }
 
 # django-q2: the ORM broker on the default database unless REDIS_URL is set. `retry` must

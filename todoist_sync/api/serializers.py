@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.validators import RegexValidator
 from rest_framework import serializers
 
 from todoist_sync.models import SyncRun, TodoistTaskMap
@@ -139,6 +140,13 @@ class TodoistTokenInputSerializer(JsonObjectSerializer):
         max_length=200,
         trim_whitespace=True,
         help_text="A Todoist API token (Todoist: Settings > Integrations > Developer).",
+        # What can travel in an Authorization header: checked here, so it is a 400, not a 500.
+        validators=[
+            RegexValidator(
+                r"^[\x21-\x7e]+$",
+                message="A Todoist token is printable ASCII without spaces.",
+            )
+        ],
     )
 
 
