@@ -149,9 +149,31 @@ else:
 TODOIST_API_URL = env("TODOIST_API_URL", default="https://api.todoist.com/api/v1")
 TODOIST_API_TOKEN = env("TODOIST_API_TOKEN", default="")
 TODOIST_TOKEN_ENCRYPTION_KEY = env("TODOIST_TOKEN_ENCRYPTION_KEY", default="")
-TODOIST_SYNC_ON_CHANGE = env.bool("TODOIST_SYNC_ON_CHANGE", default=True)
-TODOIST_RATE_LIMIT_REQUESTS = env.int("TODOIST_RATE_LIMIT_REQUESTS", default=450)
-TODOIST_RATE_LIMIT_WINDOW = env.float("TODOIST_RATE_LIMIT_WINDOW", default=900.0)
+# The other TODOIST_* settings take their defaults from todoist_sync/conf.py; any of them can
+# be given in the environment too (its type is the default's type).
+_TODOIST_FROM_ENV = {
+    "TODOIST_SYNC_ON_CHANGE": env.bool,
+    "TODOIST_USE_BATCH": env.bool,
+    "TODOIST_RECREATE_DELETED": env.bool,
+    "TODOIST_CLOSE_ARCHIVED": env.bool,
+    "TODOIST_BLOCKED_LABEL": env.str,
+    "TODOIST_BATCH_SIZE": env.int,
+    "TODOIST_RETRY_MAX_ATTEMPTS": env.int,
+    "TODOIST_RATE_LIMIT_REQUESTS": env.int,
+    "TODOIST_SAFETY_NET_MINUTES": env.int,
+    "TODOIST_MAX_ROUNDS": env.int,
+    "TODOIST_CONNECT_TIMEOUT": env.float,
+    "TODOIST_READ_TIMEOUT": env.float,
+    "TODOIST_RETRY_BASE_SECONDS": env.float,
+    "TODOIST_RETRY_CAP_SECONDS": env.float,
+    "TODOIST_LEASE_SECONDS": env.float,
+    "TODOIST_RATE_LIMIT_WINDOW": env.float,
+    "TODOIST_RATE_LIMIT_MAX_WAIT": env.float,
+    "TODOIST_QUEUED_STALE_SECONDS": env.float,
+}
+for _name, _read in _TODOIST_FROM_ENV.items():
+    if _name in env.ENVIRON:
+        globals()[_name] = _read(_name)
 
 LOGGING = {
     "version": 1,
