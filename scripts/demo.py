@@ -1,0 +1,406 @@
+"""`make demo`: the whole sync, end to end, on this machine, with no account and no network.
+
+What it does, in under a minute:
+
+1. migrates its own SQLite database (var/demo/demo.sqlite3, rebuilt on every run; your db.sqlite3
+   is never touched) and seeds a demo user with tasks in every status (`manage.py seed_demo`);
+2. starts the local Todoist simulator (NOT Todoist; loopback only), a real `manage.py qcluster`
+   worker and the web server (`manage.py runserver`), and waits until each is ready;
+3. triggers the sync through the API (`POST /v1/sync/todoist`), follows it on
+   `GET /v1/sync/todoist/status?job_id=...`, then prints every task with its Todoist id and state,
+   and the status JSON;
+4. renames a task, marks one done and reopens another through the task API
+   (`PATCH /v1/tasks/{id}`), syncs again and shows exactly what the simulator received;
+5. syncs a third time: nothing changed, nothing is sent;
+6. stops everything it started (also on Ctrl-C) and exits 0. Any failure exits non-zero with the
+   reason and the last lines of each process's log (kept in var/demo/logs/).
+
+Sync on change (TODOIST_SYNC_ON_CHANGE) is off in the demo's processes: every save through the
+API would otherwise queue a sync by itself, and the three edits of step 4 could leave in up to
+three runs. Here the demo triggers each run itself, so each run's requests can be shown apart.
+
+--real runs the same steps against the real Todoist API with the token in TODOIST_API_TOKEN: it
+creates the demo tasks in that Todoist account (delete them yourself afterwards). Without --real
+the demo never uses TODOIST_API_TOKEN or any network address but loopback.
+
+    python -m scripts.demo                               # what `make demo` runs
+    TODOIST_API_TOKEN=... python -m scripts.demo --real  # real Todoist: only when asked
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import os
+import secrets
+import shutil
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from scripts.processes import (
+    REPO_ROOT,
+    Api,
+    Proc,
+    Stack,
+    StackError,
+    api_token_from_seed,
+    sim_account_tasks,
+    sim_get,
+    stack_env,
+)
+
+REAL_API_URL = "https://api.todoist.com/api/v1"
+WORK_DIR = REPO_ROOT / "var" / "demo"
+SIM_LATENCY_MS = 20
+RENAMED_SUFFIX = " (renamed in the demo)"
+
+
+def say(text: str = "") -> None:
+    print(text, flush=True)
+
+
+def step(text: str) -> None:
+    say(f"\n==> {text}")
+
+
+class Demo:
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.real = args.real
+        self.todoist_token = (
+            os.environ["TODOIST_API_TOKEN"] if self.real else "demo-todoist-" + secrets.token_hex(8)
+        )
+        self.db_path = WORK_DIR / "demo.sqlite3"
+        self.sim: Proc | None = None
+        self.api: Api | None = None
+        self.stack: Stack | None = None
+
+    # -- setup ---------------------------------------------------------------------------------
+
+    def prepare(self) -> dict[str, str]:
+        """A fresh database of our own; Django set up in this process on the same settings as
+        the subprocesses, to read what the demo shows."""
+        WORK_DIR.mkdir(parents=True, exist_ok=True)
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            with contextlib.suppress(FileNotFoundError):
+                Path(f"{self.db_path}{suffix}").unlink()
+        shutil.rmtree(WORK_DIR / "logs", ignore_errors=True)
+        env = stack_env(
+            database_url=f"sqlite:///{self.db_path}",
+            todoist_token=self.todoist_token,
+            todoist_url=REAL_API_URL if self.real else "http://127.0.0.1:9/api/v1",
+        )
+        os.environ.update(env)
+        import django
+
+        django.setup()
+        return env
+
+    def migrate_and_seed(self) -> str:
+        from django.core.management import call_command
+
+        step(f"Migrating the demo database ({self.db_path.relative_to(REPO_ROOT)})")
+        call_command("migrate", interactive=False, verbosity=0)
+        step(f"Seeding a demo user with {self.args.tasks} tasks (manage.py seed_demo)")
+        out = io.StringIO()
+        call_command("seed_demo", tasks=self.args.tasks, stdout=out)
+        say(out.getvalue().rstrip())
+        return api_token_from_seed(out.getvalue())
+
+    def start(self, stack: Stack, env: dict[str, str], api_token: str) -> None:
+        if self.real:
+            step(f"Using the REAL Todoist API at {REAL_API_URL} (--real)")
+        else:
+            step(
+                "Starting the Todoist simulator (NOT Todoist), a qcluster worker and the web server"
+            )
+            self.sim = stack.start_simulator(tokens=[self.todoist_token], latency_ms=SIM_LATENCY_MS)
+            stack.wait_ready([self.sim], timeout=20)
+            stack.env["TODOIST_API_URL"] = self.sim.url
+            say(f"    simulator  {self.sim.url}  (pid {self.sim.popen.pid})")
+        worker = stack.start_qcluster()
+        web = stack.start_web()
+        stack.wait_ready(timeout=60)
+        say(f"    qcluster   worker ready                         (pid {worker.popen.pid})")
+        say(f"    web        {web.url:<40} (pid {web.popen.pid})")
+        self.api = Api(web.url, api_token)
+
+    # -- one run -------------------------------------------------------------------------------
+
+    def sync(self, title: str) -> tuple[dict[str, Any], int]:
+        """Trigger through the API and wait with a progress line; answers the run and its
+        SyncRun.requests."""
+        from todoist_sync.models import SyncRun
+
+        assert self.api is not None and self.stack is not None
+        step(title)
+        job_id = self.api.trigger_sync()
+        say(f"    POST /v1/sync/todoist -> 202, job {job_id}")
+        tty = sys.stdout.isatty()
+        shown = {"state": ""}
+
+        def progress(run: dict[str, Any], elapsed: float) -> None:
+            line = f"    {run['state']:<9} {elapsed:5.1f} s"
+            if tty:
+                print("\r" + line, end="", flush=True)
+            elif run["state"] != shown["state"]:
+                say(line)
+            shown["state"] = run["state"]
+
+        run = self.api.wait_for_run(
+            job_id, timeout=self.args.timeout, on_poll=progress, stack=self.stack
+        )
+        if tty:
+            print(flush=True)
+        if run["state"] != "succeeded":
+            raise StackError(
+                f"the sync ended {run['state']}: {run.get('error_summary') or 'no summary'}\n"
+                + self.stack.tails()
+            )
+        requests_sent = SyncRun.objects.get(job_id=job_id).requests
+        say(
+            f"    {run['state']}: created {run['created']}, updated {run['updated']}, "
+            f"closed {run['closed']}, reopened {run['reopened']}, unchanged {run['unchanged']}, "
+            f"failed {run['failed']}; Todoist requests (SyncRun.requests): {requests_sent}"
+        )
+        return run, requests_sent
+
+    # -- what to show --------------------------------------------------------------------------
+
+    def remote_tasks(self) -> dict[str, dict[str, Any]]:
+        if self.sim is None:
+            return {}
+        return {t["id"]: t for t in sim_account_tasks(self.sim.url, self.todoist_token)}
+
+    def print_table(self) -> None:
+        from planner.models import Task
+        from todoist_sync.models import TodoistTaskMap
+
+        remote = self.remote_tasks()
+        maps = {m.local_task_id: m for m in TodoistTaskMap.objects.all()}
+        held_in = "in Todoist" if self.real else "in the simulator"
+        rows = [("id", "title", "status", "Todoist id", "sync", held_in)]
+        for task in Task.objects.order_by("id"):
+            mapping = maps.get(task.id)
+            todoist_id = (mapping.todoist_task_id if mapping else None) or "-"
+            there = remote.get(todoist_id)
+            if self.real:
+                held = "(not read back from Todoist)"
+            elif there is None:
+                held = "-"
+            else:
+                held = "completed" if there["checked"] else "open"
+                if there["labels"]:
+                    held += f", labels {','.join(there['labels'])}"
+            rows.append(
+                (
+                    str(task.id),
+                    task.title[:34],
+                    task.status,
+                    todoist_id,
+                    mapping.sync_state if mapping else "-",
+                    held,
+                )
+            )
+        widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+        for number, row in enumerate(rows):
+            cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=True)]
+            say(("    " + "  ".join(cells)).rstrip())
+            if number == 0:
+                say("    " + "  ".join("-" * width for width in widths))
+
+    def print_status(self) -> None:
+        assert self.api is not None
+        step("GET /v1/sync/todoist/status")
+        say(json.dumps(self.api.sync_status(), indent=2))
+
+    def edit_three(self) -> dict[str, str]:
+        """Rename an open task, mark another done, reopen a done one: through the task API."""
+        assert self.api is not None
+        tasks = sorted(self.api.tasks(), key=lambda t: t["id"])
+        open_tasks = [t for t in tasks if t["status"] == "open"]
+        done = next(t for t in tasks if t["status"] == "done")
+        renamed, finished = open_tasks[0], open_tasks[1]
+        step("Three changes through the task API")
+        self.api.patch_task(renamed["id"], title=renamed["title"] + RENAMED_SUFFIX)
+        say(f"    PATCH /v1/tasks/{renamed['id']}  title  -> {renamed['title'] + RENAMED_SUFFIX!r}")
+        self.api.patch_task(finished["id"], status="done")
+        say(f"    PATCH /v1/tasks/{finished['id']}  status -> 'done'   ({finished['title']!r})")
+        self.api.patch_task(done["id"], status="open")
+        say(f"    PATCH /v1/tasks/{done['id']}  status -> 'open'   ({done['title']!r}, was done)")
+        return {
+            "renamed": renamed["title"],
+            "finished": finished["title"],
+            "reopened": done["title"],
+        }
+
+    def show_received(self, before: dict[str, Any], log_offset: int, remote_before: dict) -> None:
+        """What the simulator received in the last run: its request log, its counters, and the
+        effect on its tasks (from which each command's type follows)."""
+        if self.sim is None:
+            return
+        after = sim_get(self.sim.url, "stats")
+        log = self.sim.log_text()[log_offset:]
+        lines = [line for line in log.splitlines() if " /api/v1/" in line]
+        say(f"    the simulator's request log for this run ({len(lines)} line(s)):")
+        for line in lines or ["(no requests)"]:
+            say(f"      {line}")
+        kinds = {
+            kind: after["requests_by_kind"][kind] - before["requests_by_kind"][kind]
+            for kind in after["requests_by_kind"]
+        }
+        sent = {kind: n for kind, n in kinds.items() if n}
+        commands = after["sync_commands_executed"] - before["sync_commands_executed"]
+        by_kind = ", ".join(f"{kind} {n}" for kind, n in sent.items())
+        total = after["requests_total"] - before["requests_total"]
+        say(
+            f"    simulator counters: {total} request(s){f' ({by_kind})' if by_kind else ''}, "
+            f"{commands} /sync command(s) executed"
+        )
+        changes = []
+        for todoist_id, task in self.remote_tasks().items():
+            old = remote_before.get(todoist_id)
+            if old is None:
+                changes.append(("item_add", task["content"], "created"))
+                continue
+            fields = [
+                name
+                for name in ("content", "description", "priority", "due", "labels")
+                if task[name] != old[name]
+            ]
+            if fields:
+                detail = ", ".join(f"{name} {old[name]!r} -> {task[name]!r}" for name in fields)
+                changes.append(("item_update", old["content"], detail))
+            if task["checked"] != old["checked"]:
+                kind = "item_close" if task["checked"] else "item_uncomplete"
+                changes.append(
+                    (kind, task["content"], "completed" if task["checked"] else "reopened")
+                )
+        if changes:
+            say("    what those commands did to the simulator's tasks:")
+            for kind, content, detail in changes:
+                say(f"      {kind:<16} {content!r}: {detail}")
+
+    # -- the whole demo ------------------------------------------------------------------------
+
+    def run(self) -> None:
+        started = time.monotonic()
+        env = self.prepare()
+        api_token = self.migrate_and_seed()
+        with Stack(env=env, log_dir=WORK_DIR / "logs") as stack:
+            self.stack = stack
+            try:
+                self.start(stack, env, api_token)
+
+                run, sent = self.sync("Sync 1: everything is new")
+                step("Local task -> Todoist id and state")
+                self.print_table()
+                self.print_status()
+
+                edits = self.edit_three()
+                before = sim_get(self.sim.url, "stats") if self.sim else {}
+                remote_before = self.remote_tasks()
+                offset = len(self.sim.log_text()) if self.sim else 0
+                run, sent = self.sync("Sync 2: the three changes, and nothing else")
+                self.show_received(before, offset, remote_before)
+                expected = {"updated": 1, "closed": 1, "reopened": 1, "created": 0}
+                got = {key: run[key] for key in expected}
+                if got != expected or sent != 1:
+                    raise StackError(
+                        f"sync 2 should send the three changes in one request, sent {sent} "
+                        f"request(s) with {got}"
+                    )
+                say(
+                    f"    -> one /sync request carrying 3 commands: renamed {edits['renamed']!r}, "
+                    f"completed {edits['finished']!r}, reopened {edits['reopened']!r}"
+                )
+
+                before = sim_get(self.sim.url, "stats") if self.sim else {}
+                offset = len(self.sim.log_text()) if self.sim else 0
+                run, sent = self.sync("Sync 3: nothing changed")
+                self.show_received(before, offset, self.remote_tasks())
+                if sent != 0:
+                    raise StackError(f"sync 3 should send nothing; it sent {sent} request(s)")
+                say("    -> 0 requests")
+            finally:
+                step("Stopping everything the demo started")
+                codes = stack.stop_all()
+                say("    " + ", ".join(f"{name}: {_ended(code)}" for name, code in codes.items()))
+        say(
+            f"\nDemo finished in {time.monotonic() - started:.0f} s. Database and logs kept in "
+            f"{WORK_DIR.relative_to(REPO_ROOT)}/ (rebuilt on the next run)."
+        )
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m scripts.demo",
+        description="Run the Todoist sync end to end on this machine: the local simulator (NOT "
+        "Todoist), a real qcluster worker and the web API. No account, no network.",
+        epilog="--real uses the real Todoist API instead of the simulator, with the token in "
+        "TODOIST_API_TOKEN; it creates the demo tasks in that account. It is never the default: "
+        "without --real the demo ignores TODOIST_API_TOKEN and talks to loopback only.",
+    )
+    parser.add_argument("--tasks", type=int, default=30, help="tasks to seed (default 30)")
+    parser.add_argument(
+        "--timeout", type=float, default=120.0, help="seconds to wait for each sync (default 120)"
+    )
+    parser.add_argument(
+        "--real",
+        action="store_true",
+        help="sync to the REAL Todoist account of TODOIST_API_TOKEN instead of the simulator",
+    )
+    return parser
+
+
+def _ended(code: int | None) -> str:
+    if code == 0 or code == -signal.SIGTERM:
+        return "stopped"  # runserver has no SIGTERM handler: it ends by the signal
+    if code == -signal.SIGKILL:
+        return "killed (did not stop within 10 s)"
+    return f"exited with status {code}"
+
+
+def _raise_on_sigterm(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt  # so the `finally` blocks stop the subprocesses
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.real and not os.environ.get("TODOIST_API_TOKEN", "").strip():
+        parser.error("--real needs a Todoist token in TODOIST_API_TOKEN")
+    if args.tasks < 4:
+        parser.error("--tasks must be at least 4 (the demo needs two open tasks and a done one)")
+    if args.real:
+        say(
+            f"WARNING: --real syncs {args.tasks} demo tasks to the real Todoist account of "
+            "TODOIST_API_TOKEN. Delete them there afterwards."
+        )
+    signal.signal(signal.SIGTERM, _raise_on_sigterm)
+    demo = Demo(args)
+    try:
+        demo.run()
+    except StackError as exc:
+        print(f"\nDEMO FAILED: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("\nInterrupted: everything the demo started was stopped.", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        import traceback
+
+        traceback.print_exc()
+        tails = demo.stack.tails() if demo.stack else ""
+        print(f"\nDEMO FAILED: {type(exc).__name__}: {exc}\n{tails}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

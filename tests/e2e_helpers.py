@@ -1,0 +1,173 @@
+"""Helpers of the end-to-end tests (and the fault soaks): a whole stack in real processes.
+
+The process plumbing (free port, simulator / qcluster / web subprocesses, readiness, stopping,
+log tails, the planner API client) lives in `scripts/processes.py`, shared with `make demo`; it
+is re-exported here. What is test-only is here:
+
+- `temp_database(tmp_path)`: a throwaway database the subprocesses can see. A SQLite file, or a
+  temporary database on the PostgreSQL server of DATABASE_URL when that is PostgreSQL (CI runs
+  the suite once on each). pytest-django's own test database is no use: an in-memory SQLite
+  database is invisible to another process, and a test transaction hides rows from it.
+- `orm_alias(database_url)`: a Django connection alias to that database in the test process, so
+  assertions can use the ORM (`Task.objects.using(alias)`); wrap its use in
+  `django_db_blocker.unblock()`.
+- `e2e_stack(tmp_path)`: migrate, seed a demo user, start the simulator, a qcluster worker and
+  runserver, wait until all are ready; yields an `E2EStack`; stops everything on exit.
+
+    def test_x(tmp_path, django_db_blocker):
+        with e2e_stack(tmp_path, tasks=30) as s:
+            run = s.api.wait_for_run(s.api.trigger_sync(), stack=s.stack)
+            sim_configure(s.sim_url, error_rate=0.2)   # a fault soak would switch faults on
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import os
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from scripts.processes import (
+    Api,
+    Proc,
+    Stack,
+    StackError,
+    api_token_from_seed,
+    free_port,
+    run_manage,
+    sim_account_tasks,
+    sim_configure,
+    sim_get,
+    stack_env,
+)
+
+__all__ = [
+    "Api",
+    "E2EStack",
+    "Proc",
+    "Stack",
+    "StackError",
+    "api_token_from_seed",
+    "e2e_stack",
+    "free_port",
+    "orm_alias",
+    "run_manage",
+    "sim_account_tasks",
+    "sim_configure",
+    "sim_get",
+    "stack_env",
+    "temp_database",
+]
+
+
+def _is_postgres(url: str) -> bool:
+    return urlsplit(url).scheme in ("postgres", "postgresql", "pgsql", "psql")
+
+
+@contextlib.contextmanager
+def temp_database(tmp_path: Path) -> Iterator[str]:
+    """Yields the URL of an empty database that is dropped (or deleted) afterwards."""
+    base = os.environ.get("DATABASE_URL", "")
+    if not _is_postgres(base):
+        yield f"sqlite:///{tmp_path / 'e2e.sqlite3'}"
+        return
+    import psycopg
+    from psycopg import sql
+
+    name = f"planner_e2e_{os.getpid()}_{secrets.token_hex(4)}"
+    parts = urlsplit(base)
+    server = urlunsplit(parts._replace(scheme="postgresql"))
+    with psycopg.connect(server, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        yield urlunsplit(parts._replace(path="/" + name))
+    finally:
+        with psycopg.connect(server, autocommit=True) as conn:
+            conn.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
+
+
+@contextlib.contextmanager
+def orm_alias(database_url: str, alias: str = "e2e") -> Iterator[str]:
+    """A connection alias to `database_url` for the test process's ORM; removed on exit."""
+    import environ
+    from django.db import connections
+
+    parsed = environ.Env.db_url_config(database_url)
+    settings = copy.deepcopy(connections.settings["default"])
+    for key in ("ENGINE", "NAME", "USER", "PASSWORD", "HOST", "PORT"):
+        settings[key] = parsed.get(key, "")
+    if settings["ENGINE"] != connections.settings["default"]["ENGINE"]:
+        settings["OPTIONS"] = parsed.get("OPTIONS", {})
+    connections.settings[alias] = settings
+    try:
+        yield alias
+    finally:
+        with contextlib.suppress(Exception):
+            connections[alias].close()
+        with contextlib.suppress(Exception):
+            del connections[alias]
+        connections.settings.pop(alias, None)
+
+
+@dataclass
+class E2EStack:
+    stack: Stack
+    api: Api
+    sim: Proc
+    worker: Proc
+    web: Proc
+    database_url: str
+    todoist_token: str  # the simulator account's token (what the sync sends as Bearer)
+    api_token: str  # the demo user's planner API token
+
+    @property
+    def sim_url(self) -> str:
+        return self.sim.url
+
+    def sim_stats(self) -> dict[str, Any]:
+        return sim_get(self.sim_url, "stats")
+
+    def sim_tasks(self) -> list[dict[str, Any]]:
+        return sim_account_tasks(self.sim_url, self.todoist_token)
+
+
+@contextlib.contextmanager
+def e2e_stack(
+    tmp_path: Path,
+    *,
+    tasks: int = 30,
+    latency_ms: float = 0,
+    extra_env: dict[str, str] | None = None,
+    ready_timeout: float = 60.0,
+) -> Iterator[E2EStack]:
+    """A migrated temporary database with a seeded demo user, and the three processes."""
+    todoist_token = "e2e-todoist-" + secrets.token_hex(8)
+    with temp_database(tmp_path) as database_url:
+        env = stack_env(database_url=database_url, todoist_token=todoist_token, extra=extra_env)
+        run_manage(["migrate", "--noinput", "--verbosity", "0"], env=env)
+        seeded = run_manage(["seed_demo", "--tasks", str(tasks)], env=env)
+        api_token = api_token_from_seed(seeded.stdout)
+        with Stack(env=env, log_dir=tmp_path / "logs") as stack:
+            sim = stack.start_simulator(tokens=[todoist_token], latency_ms=latency_ms)
+            stack.wait_ready([sim], timeout=20)
+            stack.env["TODOIST_API_URL"] = sim.url
+            worker = stack.start_qcluster()
+            web = stack.start_web()
+            stack.wait_ready(timeout=ready_timeout)
+            yield E2EStack(
+                stack=stack,
+                api=Api(web.url, api_token),
+                sim=sim,
+                worker=worker,
+                web=web,
+                database_url=database_url,
+                todoist_token=todoist_token,
+                api_token=api_token,
+            )
