@@ -100,6 +100,8 @@ class TaskPlan:
     set_blocked: bool | None = None  # add (True) / remove (False) the label; needs the labels
     close: bool = False
     achieved: dict[str, Any] = field(default_factory=dict)
+    # Something waits for the next round (a completed task's label, readable once reopened).
+    deferred: bool = False
 
     @property
     def empty(self) -> bool:
@@ -150,6 +152,7 @@ def plan_task(desired: dict[str, Any], pushed: dict[str, Any] | None) -> TaskPla
         if pushed["done"]:
             # A completed Todoist task is not readable, so its labels wait for the next round.
             plan.achieved["blocked"] = bool(pushed.get("blocked"))
+            plan.deferred = True
         else:
             plan.set_blocked = target["blocked"]
     if target["done"] and not pushed["done"]:
