@@ -16,6 +16,8 @@ import pytest
 import responses
 import schemathesis
 from django.conf import settings
+from django.core import signals
+from django.db import close_old_connections
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from rest_framework.authtoken.models import Token
@@ -28,6 +30,18 @@ def auth_header(user):
     Task.objects.create(user=user, title="Existing task")
     token, _ = Token.objects.get_or_create(user=user)
     return {"Authorization": f"Token {token.key}"}
+
+
+@pytest.fixture(autouse=True)
+def keep_the_test_connection():
+    """The WSGI handler closes "old" connections at each request's start and end, as it should
+    in production; inside a test's transaction that would close the test's own connection
+    (PostgreSQL then answers "connection is closed"). Django's test client does the same."""
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    yield
+    signals.request_started.connect(close_old_connections)
+    signals.request_finished.connect(close_old_connections)
 
 
 @pytest.fixture(autouse=True)

@@ -217,3 +217,9 @@ def test_openapi_schema_and_docs_are_served(api_client):
     assert schema.status_code == 200
     assert b"/v1/tasks" in schema.content
     assert api_client.get("/v1/docs/").status_code == 200
+
+
+@pytest.mark.parametrize("url", ["/v1/tasks?status=%00", "/admin/planner/task/?status__exact=%00"])
+def test_a_nul_in_the_query_string_is_400_everywhere(api_client, admin_client, url):
+    client = admin_client if url.startswith("/admin") else api_client
+    assert client.get(url).status_code == 400

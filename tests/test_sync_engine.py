@@ -673,3 +673,36 @@ def test_a_trigger_does_not_join_a_queued_run_that_was_lost(user, sim, settings,
         queued_at=timezone.now() - datetime.timedelta(hours=1)
     )
     assert services.sync_enqueue(user=user).pk != first.pk
+
+
+def test_a_label_already_as_wanted_marks_the_task_synced_without_a_write_request(user, sim):
+    task = make(user, "Labelled by hand")
+    run_sync(user)
+    remote_id = TodoistTaskMap.objects.get().todoist_task_id
+    services.todoist_client(token=TOKEN).update_task(remote_id, {"labels": ["blocked"]})
+    task.status = "blocked"
+    task.save()
+    run = run_sync(user)
+    assert run.requests == 1  # the label read; nothing to write
+    mapping = TodoistTaskMap.objects.get()
+    assert mapping.sync_state == "synced" and mapping.pushed["blocked"] is True
+    assert run_sync(user).requests == 0
+
+
+def test_a_failed_label_read_fails_the_task_for_a_retry_not_silently(user, sim):
+    task = make(user, "Label me")
+    run_sync(user)
+    task.status = "blocked"
+    task.save()
+    sim.configure(error_rate=1.0)
+    run = run_sync(user)
+    mapping = TodoistTaskMap.objects.get()
+    assert run.failed == 1
+    assert mapping.sync_state == "error" and mapping.next_retry_at and not mapping.error_permanent
+    assert mapping.inflight is None
+    assert EventLog.objects.filter(level="error", data__local_task_id=task.pk).exists()
+    assert Schedule.objects.filter(name=f"todoist-sync-user-{user.pk}").exists()
+    sim.configure(error_rate=0.0)
+    run_sync(user, retry_errors=True)
+    assert sim_tasks(sim)[0]["labels"] == ["blocked"]
+    assert TodoistTaskMap.objects.get().sync_state == "synced"

@@ -684,9 +684,18 @@ class _Engine:
                 # a fresh uuid, since Todoist would not execute the old one again.
                 d.mapping.request_id = str(uuid.uuid4())
                 d.mapping.todoist_task_id = None
-        labels = self._read_labels([d for d in planned if d.plan.set_blocked is not None])
-        work = []
+        labels, unread = self._read_labels([d for d in planned if d.plan.set_blocked is not None])
+        work, settled = [], []  # settled: decided here, without a request
         for d in planned:
+            if d.plan.set_blocked is not None and d.mapping.todoist_task_id in unread:
+                # Its labels could not be read: this task fails for now (and is retried with
+                # backoff) rather than be marked synced with a stale label.
+                error = unread[d.mapping.todoist_task_id]
+                self._settle_error(
+                    d.task, d.mapping, error, achieved=d.plan.achieved, ok_add=False, remaining=[]
+                )
+                settled.append(d.mapping)
+                continue
             if d.plan.set_blocked is not None and d.mapping.todoist_task_id not in labels:
                 self._settle_error(
                     d.task,
@@ -696,10 +705,12 @@ class _Engine:
                     ok_add=False,
                     remaining=[],
                 )
+                settled.append(d.mapping)
                 continue
             commands = self._commands_for(d.plan, d.mapping, labels.get(d.mapping.todoist_task_id))
             if not commands:  # e.g. the label was already as wanted
                 self._mark_synced(d.mapping, d.plan.achieved)
+                settled.append(d.mapping)
                 continue
             d.mapping.inflight = {"commands": commands, "achieved": d.plan.achieved}
             work.append(_Work(d.task, d.mapping, commands, d.plan.achieved))
@@ -708,6 +719,8 @@ class _Engine:
         for d in resend:
             commands = _with_real_ids(d.mapping.inflight["commands"], d.mapping)
             work.append(_Work(d.task, d.mapping, commands, d.mapping.inflight["achieved"], True))
+        self._save_maps(settled)
+        self._flush_events()
         return work
 
     def _commit_commands(self, work: list[_Work]) -> None:
@@ -719,23 +732,23 @@ class _Engine:
             self._insert_maps(new)
             self._save_maps(changed)
 
-    def _read_labels(self, decisions: list[Decision]) -> dict[str, list[str]]:
+    def _read_labels(
+        self, decisions: list[Decision]
+    ) -> tuple[dict[str, list[str]], dict[str, TodoistError]]:
+        """Current labels of these tasks' Todoist tasks, and the read errors by Todoist id."""
         ids = [d.mapping.todoist_task_id for d in decisions]
         labels: dict[str, list[str]] = {}
+        failed: dict[str, TodoistError] = {}
         for start in range(0, len(ids), MAX_IDS_PER_QUERY):
             chunk = ids[start : start + MAX_IDS_PER_QUERY]
             try:
                 found = self._send(lambda chunk=chunk: self.client.list_tasks(ids=chunk))
             except TodoistError as exc:
                 self._stop_on_request_error(exc)
-                # Otherwise the label change waits for a later round; the rest goes ahead.
-                for d in decisions:
-                    if d.mapping.todoist_task_id in chunk:
-                        d.plan.set_blocked = None
-                        d.plan.achieved["blocked"] = bool(d.mapping.pushed.get("blocked"))
+                failed.update(dict.fromkeys(chunk, exc))
                 continue
             labels.update({str(t["id"]): list(t.get("labels") or []) for t in found})
-        return labels
+        return labels, failed
 
     def _commands_for(
         self, plan: TaskPlan, mapping: TodoistTaskMap, labels_now: list[str] | None
@@ -1029,7 +1042,7 @@ class _Engine:
         mapping.sync_state = State.ERROR
         if isinstance(error, TodoistTransientError):
             mapping.attempts += 1
-            mapping.inflight = {"commands": remaining, "achieved": achieved}
+            mapping.inflight = {"commands": remaining, "achieved": achieved} if remaining else None
             if mapping.attempts >= conf.TODOIST_RETRY_MAX_ATTEMPTS:
                 mapping.error_permanent = True
                 mapping.next_retry_at = None
