@@ -60,11 +60,18 @@ start_redis() {
 }
 
 stop_services() {
+  # Runs from the EXIT trap: it must neither fail the run nor hide the run's own status.
+  local status=$?
+  set +e
   if [ -n "${PG_STARTED:-}" ]; then
-    su postgres -s /bin/sh -c "$PG_STARTED -m immediate stop" >/dev/null 2>&1 || true
+    su postgres -s /bin/sh -c "$PG_STARTED -m fast -w stop" >/dev/null 2>&1
   fi
   if [ -n "${REDIS_STARTED:-}" ] && [ -f "$REDIS_STARTED" ]; then
-    kill "$(cat "$REDIS_STARTED")" 2>/dev/null || true
+    local pid
+    pid="$(cat "$REDIS_STARTED")"
+    kill "$pid" 2>/dev/null
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
   fi
-  rm -rf "$SERVICES_DIR"
+  rm -rf "$SERVICES_DIR" 2>/dev/null
+  return $status
 }
