@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.http import HttpRequest, HttpResponse, JsonResponse
 
 
 class RejectNulQueryMiddleware:
@@ -19,5 +19,8 @@ class RejectNulQueryMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         for key, values in request.GET.lists():
             if "\x00" in key or any("\x00" in value for value in values):
-                return HttpResponseBadRequest("Query parameters cannot contain NUL characters.")
+                # The API's error shape (the admin shows it as it is): never a 500.
+                return JsonResponse(
+                    {"detail": "Query parameters cannot contain NUL characters."}, status=400
+                )
         return self.get_response(request)

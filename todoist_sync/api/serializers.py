@@ -87,6 +87,7 @@ class SyncRunOutputSerializer(serializers.ModelSerializer):
             "unchanged",
             "skipped",
             "failed",
+            "requests",
             "error_summary",
         ]
         read_only_fields = fields
