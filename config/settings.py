@@ -135,7 +135,9 @@ Q_CLUSTER = {
     "retry": env.int("Q_RETRY", default=360),
     # Our job is idempotent: a job whose worker died is delivered again after `retry`.
     "max_attempts": 3,
-    "queue_limit": 50,
+    # Each cluster prefetches no more jobs than it has workers: a killed cluster loses what it
+    # prefetched (the Redis broker does not deliver it again), so keep that small.
+    "queue_limit": env.int("Q_WORKERS", default=2),
     "catch_up": False,
     "ack_failures": True,
     "save_limit": 500,

@@ -706,3 +706,14 @@ def test_a_failed_label_read_fails_the_task_for_a_retry_not_silently(user, sim):
     run_sync(user, retry_errors=True)
     assert sim_tasks(sim)[0]["labels"] == ["blocked"]
     assert TodoistTaskMap.objects.get().sync_state == "synced"
+
+
+def test_a_run_whose_job_was_lost_is_marked_failed_by_the_next_run(user, sim):
+    lost = SyncRun.objects.create(job_id="lost-job", user=user)
+    SyncRun.objects.filter(pk=lost.pk).update(
+        queued_at=timezone.now() - datetime.timedelta(minutes=5)
+    )
+    make(user, "x")
+    assert run_sync(user).state == "succeeded"
+    lost.refresh_from_db()
+    assert lost.state == "failed" and "never reached a worker" in lost.error_summary

@@ -113,9 +113,10 @@ class Settings:
 
     @property
     def TODOIST_QUEUED_STALE_SECONDS(self) -> float:
-        """A run queued longer than this is taken as lost (say, a broker restart): a new trigger
-        queues a fresh job instead of joining it."""
-        return getattr(settings, "TODOIST_QUEUED_STALE_SECONDS", 600.0)
+        """A run queued longer than this is taken as lost (a killed worker's prefetched job: the
+        Redis broker never delivers it again): a new trigger queues a fresh job instead of
+        joining it. A slow queue costs at most a second run, which the lease makes harmless."""
+        return getattr(settings, "TODOIST_QUEUED_STALE_SECONDS", 60.0)
 
 
 conf = Settings()

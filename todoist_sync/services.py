@@ -552,6 +552,15 @@ class _Engine:
                 finished_at=timezone.now(),
                 error_summary="the worker stopped before the run finished; a later run took over",
             )
+            # Likewise runs queued long before this one: their job was lost with its worker.
+            lost_before = timezone.now() - timedelta(seconds=conf.TODOIST_QUEUED_STALE_SECONDS)
+            SyncRun.objects.filter(
+                user_id=self.user_id, state=SyncRun.State.QUEUED, queued_at__lt=lost_before
+            ).exclude(pk=run.pk).update(
+                state=SyncRun.State.FAILED,
+                finished_at=timezone.now(),
+                error_summary="its job never reached a worker (lost); a later run took over",
+            )
             self._prepare_client()
             scope = run.task_ids
             for round_no in range(conf.TODOIST_MAX_ROUNDS):
