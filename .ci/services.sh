@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Start the services the suite needs, on loopback only, installing them from Debian's packages
-# when missing (a fresh CI machine has nothing but Python). Sourced by .ci/run and `make soak`.
+# when missing (a fresh CI machine has nothing but Python). Sourced by .ci/run.
 #   start_postgres  -> exports DATABASE_URL (a throwaway cluster; PG_PORT, default 54329)
 #   start_redis     -> exports REDIS_URL (REDIS_PORT, default 63799)
 #   stop_services   -> stops what this script started
