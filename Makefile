@@ -34,7 +34,7 @@ demo: $(STAMP)
 	$(PY) -m scripts.demo
 
 bench: $(STAMP)
-	$(PY) -m scripts.bench
+	$(PY) -m scripts.bench --rate-limit
 
 soak: $(STAMP)
 	SOAK_SIZE=large $(PY) -m pytest -m soak -p no:randomly
