@@ -717,3 +717,12 @@ def test_a_run_whose_job_was_lost_is_marked_failed_by_the_next_run(user, sim):
     assert run_sync(user).state == "succeeded"
     lost.refresh_from_db()
     assert lost.state == "failed" and "never reached a worker" in lost.error_summary
+
+
+def test_a_redelivered_job_counts_its_run_afresh(user, sim):
+    make(user, "Once")
+    first = run_sync(user, job_id="redelivered")
+    assert (first.created, first.requests) == (1, 1)
+    again = run_sync(user, job_id="redelivered")  # the queue delivers the same job again
+    assert again.pk == first.pk
+    assert (again.created, again.unchanged, again.requests) == (0, 1, 0)

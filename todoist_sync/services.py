@@ -24,7 +24,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
@@ -92,6 +92,7 @@ _MAP_FIELDS = [
     "updated_at",
 ]
 _BUDGET_MARGIN_SECONDS = 1.0
+_COUNTED = ("created", "updated", "closed", "reopened", "unchanged", "skipped", "failed")
 _COUNTERS = {
     "item_add": "created",
     "item_update": "updated",
@@ -389,19 +390,6 @@ class _Work:
     resend: bool = False  # the commands were committed by an earlier run
 
 
-@dataclass
-class RunCounts:
-    created: int = 0
-    updated: int = 0
-    closed: int = 0
-    reopened: int = 0
-    unchanged: int = 0
-    skipped: int = 0
-    failed: int = 0
-    requests: int = 0
-    errors: list[str] = field(default_factory=list)
-
-
 class _Stop(Exception):
     """Ends the run early: the rest stays pending (its commands are stored) for a later run."""
 
@@ -518,7 +506,11 @@ class _Engine:
         self.client = client
         self.sleep = sleep
         self.progress = progress or (lambda line: None)
-        self.counts = RunCounts()
+        # The run row is the tally (reset: a redelivered job runs its SyncRun again).
+        self.counts = run
+        for counter in (*_COUNTED, "requests"):
+            setattr(run, counter, 0)
+        self.errors: list[str] = []
         self.holder = run.job_id
         self.budget_key = ""
         self.events: list[EventLog] = []
@@ -584,7 +576,7 @@ class _Engine:
         if leased:
             lease_release(user_id=self.user_id, holder=self.holder)
         if state == SyncRun.State.SUCCEEDED and self.counts.failed:
-            summary = summary or "; ".join(sorted(set(self.counts.errors))[:5])
+            summary = summary or "; ".join(sorted(set(self.errors))[:5])
         self._schedule_follow_up(resume_at, summary)
         self._finish(state, summary)
 
@@ -608,11 +600,8 @@ class _Engine:
             self.client = todoist_client(token=token)
 
     def _finish(self, state: str, summary: str) -> None:
-        run, counts = self.run, self.counts
+        run = counts = self.run
         run.state, run.finished_at, run.error_summary = state, timezone.now(), summary[:2000]
-        for name in ("created", "updated", "closed", "reopened", "unchanged", "skipped", "failed"):
-            setattr(run, name, getattr(counts, name))
-        run.requests = counts.requests
         run.save()
         self.progress(
             f"done: {state}; created {counts.created}, updated {counts.updated}, "
@@ -1089,7 +1078,7 @@ class _Engine:
             argument = getattr(error, "argument", None)
             reason = f"validation: {argument + ': ' if argument else ''}{error.detail}"
         mapping.last_error = reason[:2000]
-        self.counts.errors.append(reason[:200])
+        self.errors.append(reason[:200])
         self._event(
             EventLog.Level.ERROR,
             f"Task {task.id} not synced: {reason}",
@@ -1120,7 +1109,7 @@ class _Engine:
             decision.mapping = mapping
         reason = f"validation: {error}"
         self.counts.failed += 1
-        self.counts.errors.append(reason[:200])
+        self.errors.append(reason[:200])
         mapping.sync_state = State.ERROR
         mapping.error_permanent = True
         mapping.next_retry_at = None
