@@ -1,30 +1,9 @@
 from __future__ import annotations
 
 from django.contrib import admin
-from django.contrib.auth import get_user_model
 
 from planner.models import EventLog, Task
-
-
-class OwnRowsAdminMixin:
-    """Staff who are not superusers see, change and act on their own rows only.
-
-    Every admin path (changelist, change and delete views, actions) goes through
-    `get_queryset`, so another user's row is simply not found.
-    """
-
-    owner_field = "user"
-
-    def get_queryset(self, request):
-        qs = super().get_queryset(request)
-        if request.user.is_superuser:
-            return qs
-        return qs.filter(**{self.owner_field: request.user})
-
-    def formfield_for_foreignkey(self, db_field, request, **kwargs):
-        if db_field.name == self.owner_field and not request.user.is_superuser:
-            kwargs["queryset"] = get_user_model().objects.filter(pk=request.user.pk)
-        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+from todoist_sync.admin import OwnRowsAdminMixin, TodoistTaskMapInline, resync_tasks
 
 
 @admin.register(Task)
@@ -36,6 +15,9 @@ class TaskAdmin(OwnRowsAdminMixin, admin.ModelAdmin):
     raw_id_fields = ["user"]
     date_hierarchy = "created_at"
     readonly_fields = ["created_at", "updated_at"]
+    # The task's Todoist mapping and the re-sync action, offered by todoist_sync.
+    inlines = [TodoistTaskMapInline]
+    actions = [resync_tasks]
 
 
 @admin.register(EventLog)

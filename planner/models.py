@@ -72,6 +72,20 @@ class Task(models.Model):
     def __str__(self) -> str:
         return self.title
 
+    class TodoistSync:
+        """The fields todoist_sync reads (TODOIST_SYNC_TASK_MODEL; see todoist_sync.task_model)."""
+
+        owner = "user"
+        chat = "chat_id"
+        title = "title"
+        description = "description"
+        status = "status"
+        statuses = {"open": "open", "blocked": "blocked", "done": "done"}
+        priority = "priority"
+        priorities = {1: 1, 2: 2, 3: 3, 4: 4}  # p1 (most urgent) .. p4, as Todoist shows them
+        due_date = "due_date"
+        archived = "archived"
+
 
 class EventLog(models.Model):
     class Level(models.TextChoices):

@@ -47,7 +47,7 @@ def keep_the_test_connection():
 @pytest.fixture(autouse=True)
 def no_todoist():
     with (
-        mock.patch("todoist_sync.services._queue_job"),
+        mock.patch("todoist_sync.services.runs.queue_job"),
         responses.RequestsMock(assert_all_requests_are_fired=False) as todoist,
     ):
         todoist.add(

@@ -145,7 +145,7 @@ def test_own_token_wins_and_the_global_one_serves_the_rest(api_client, user, oth
     assert services.todoist_token_for(user_id=user.pk) == TOKEN
     assert services.todoist_token_for(user_id=other_user.pk) == settings.TODOIST_API_TOKEN
     with override_settings(TODOIST_API_TOKEN=""):
-        with mock.patch("todoist_sync.services._queue_job"):
+        with mock.patch("todoist_sync.services.runs.queue_job"):
             assert api_client.post("/v1/sync/todoist").status_code == 202
         with pytest.raises(services.NoTodoistToken):
             services.todoist_token_for(user_id=other_user.pk)

@@ -77,7 +77,7 @@ def test_plan_between_two_due_dates_sends_exactly_the_change(first, second):
     new = snapshot_for(title="t", description="", priority=4, due_date=second, status="open")
     plan = plan_task(new, old)
     if first == second:
-        assert plan.empty
+        assert plan.describe() == "nothing"
     else:
         assert plan.update == {"due_date": second.isoformat()}
         assert item_args(plan.update) == {"due": {"date": second.isoformat()}}

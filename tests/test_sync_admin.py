@@ -27,7 +27,7 @@ State = TodoistTaskMap.SyncState
 
 @pytest.fixture(autouse=True)
 def queue_job():
-    with mock.patch("todoist_sync.services._queue_job") as patched:
+    with mock.patch("todoist_sync.services.runs.queue_job") as patched:
         yield patched
 
 

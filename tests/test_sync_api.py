@@ -34,7 +34,7 @@ State = TodoistTaskMap.SyncState
 @pytest.fixture
 def queue_job():
     """The queue itself: patched, so a trigger queues without running the engine inline."""
-    with mock.patch("todoist_sync.services._queue_job") as patched:
+    with mock.patch("todoist_sync.services.runs.queue_job") as patched:
         yield patched
 
 

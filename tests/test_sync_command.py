@@ -260,7 +260,7 @@ def test_dry_run_needs_no_token(user, no_todoist):
 def test_enqueue_queues_the_job_and_prints_its_id(
     user, no_todoist, django_capture_on_commit_callbacks
 ):
-    with mock.patch("todoist_sync.services._queue_job") as queue_job:
+    with mock.patch("todoist_sync.services.runs.queue_job") as queue_job:
         with django_capture_on_commit_callbacks(execute=True):
             out, _ = sync_todoist("--user", "alice", "--enqueue", "--chat", "9")
     run = SyncRun.objects.get()
@@ -270,7 +270,7 @@ def test_enqueue_queues_the_job_and_prints_its_id(
 
 
 def test_enqueue_joins_a_queued_run(user, no_todoist):
-    with mock.patch("todoist_sync.services._queue_job"):
+    with mock.patch("todoist_sync.services.runs.queue_job"):
         first, _ = sync_todoist("--user", "alice", "--enqueue")
         second, _ = sync_todoist("--user", "alice", "--enqueue")
     assert first == second

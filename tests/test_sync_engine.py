@@ -15,6 +15,9 @@ from planner.models import EventLog, Task
 from todoist_sim import SimConfig, Simulator
 from todoist_sync import services
 from todoist_sync.models import RateBudget, SyncLease, SyncRun, TodoistTaskMap
+from todoist_sync.services import planning, runs
+from todoist_sync.services.coordination import BUDGET_MARGIN_SECONDS
+from todoist_sync.services.settling import Settler
 
 pytestmark = pytest.mark.django_db
 
@@ -255,7 +258,7 @@ def test_crash_between_todoist_answer_and_our_commit(user, sim, mode, monkeypatc
     def die(*args, **kwargs):
         raise SystemExit("worker killed")
 
-    monkeypatch.setattr(services._Engine, "_settle", die)
+    monkeypatch.setattr(Settler, "settle", die)
     with pytest.raises(SystemExit):
         run_sync(user)
     assert len(sim_tasks(sim)) == 1
@@ -417,14 +420,14 @@ def test_validation_error_is_permanent_with_a_reason_naming_the_field(user, sim,
 def test_todoist_validation_error_names_the_argument(user, sim, mode, monkeypatch):
     """A refusal only Todoist knows about (we pretend our check passed)."""
     make(user, "Too long for Todoist")
-    real = services.task_snapshot
+    real = planning.task_snapshot
 
     def lenient(task):
         snapshot = real(task)
         snapshot["content"] = "x" * 600
         return snapshot
 
-    monkeypatch.setattr(services, "task_snapshot", lenient)
+    monkeypatch.setattr(planning, "task_snapshot", lenient)
     run = run_sync(user)
     mapping = TodoistTaskMap.objects.get()
     assert run.failed == 1 and mapping.error_permanent
@@ -556,7 +559,7 @@ def test_rate_budget_sleeps_short_waits(user, sim, settings):
     run = services.sync_run_execute(user_id=user.pk, sleep=sleep)
     assert run.state == "succeeded" and run.created == 3
     # Each wait is at most the window plus the budget's safety margin.
-    assert slept and all(0 < s <= 0.2 + services._BUDGET_MARGIN_SECONDS for s in slept)
+    assert slept and all(0 < s <= 0.2 + BUDGET_MARGIN_SECONDS for s in slept)
 
 
 def test_rate_budget_is_per_token_and_holds_no_token(user, sim):
@@ -666,7 +669,7 @@ def test_a_run_left_running_by_a_dead_worker_is_marked_failed(user, sim):
 
 
 def test_a_trigger_does_not_join_a_queued_run_that_was_lost(user, sim, settings, monkeypatch):
-    monkeypatch.setattr(services, "_queue_job", lambda run: None)
+    monkeypatch.setattr(runs, "queue_job", lambda run: None)
     first = services.sync_enqueue(user=user)
     assert services.sync_enqueue(user=user).pk == first.pk  # joined while fresh
     SyncRun.objects.filter(pk=first.pk).update(

@@ -25,7 +25,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def queue_job():
-    with mock.patch("todoist_sync.services._queue_job") as patched:
+    with mock.patch("todoist_sync.services.runs.queue_job") as patched:
         yield patched
 
 
@@ -36,7 +36,9 @@ def enqueue_spy():
 
 
 def ours(callbacks) -> list:
-    return [c for c in callbacks if isinstance(c, signals._EnqueueOnCommit)]
+    """The distinct syncs our callbacks stand for (one per user per commit, however many saves)."""
+    syncs = [getattr(c, "__self__", None) for c in callbacks]
+    return list({id(s): s for s in syncs if isinstance(s, signals.UserSyncOnCommit)}.values())
 
 
 def test_a_burst_in_one_transaction_queues_one_sync(

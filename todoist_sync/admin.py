@@ -3,9 +3,11 @@
 Mappings and runs are records of what the sync did: read-only here (no add, no delete: a deleted
 mapping would make the next run create the task in Todoist a second time).
 
-The planner's Task page gets the mapping inline and the re-sync action by extending the
-planner's `TaskAdmin` here, so `planner` never imports the sync (the dependency points one way,
-and the planner admin works unchanged without this app).
+For the host's task admin this app offers `TodoistTaskMapInline` (the task's mapping) and the
+`resync_tasks` action; the host includes them in its own `ModelAdmin`:
+
+    inlines = [TodoistTaskMapInline]
+    actions = [resync_tasks]
 """
 
 from __future__ import annotations
@@ -18,7 +20,6 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import model_ngettext
 from django.contrib.auth import get_user_model
-from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 from django.db.models import Model, QuerySet
 from django.http import HttpRequest
@@ -27,12 +28,32 @@ from django.utils.html import format_html
 from django.utils.text import Truncator
 from django.utils.translation import gettext_lazy as _
 
-from planner.admin import OwnRowsAdminMixin
-from planner.admin import TaskAdmin as PlannerTaskAdmin
-from planner.models import Task
 from todoist_sync import services
+from todoist_sync.exceptions import NoTodoistToken, TodoistSyncError
 from todoist_sync.models import SyncRun, TodoistCredential, TodoistTaskMap
-from todoist_sync.todoist import TodoistAuthError, TodoistError, TodoistValidationError
+from todoist_sync.task_model import get_task_model, task_contract
+
+
+class OwnRowsAdminMixin:
+    """Staff who are not superusers see, change and act on their own rows only.
+
+    Every admin path (changelist, change and delete views, actions) goes through
+    `get_queryset`, so another user's row is simply not found.
+    """
+
+    owner_field = "user"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        qs = super().get_queryset(request)
+        if request.user.is_superuser:
+            return qs
+        return qs.filter(**{self.owner_field: request.user})
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name == self.owner_field and not request.user.is_superuser:
+            kwargs["queryset"] = get_user_model().objects.filter(pk=request.user.pk)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
 
 # -- shared columns ------------------------------------------------------------------------------
 
@@ -61,11 +82,12 @@ def _resync(
     request: HttpRequest,
     objects: Iterable[Model],
     resync: Callable[..., int],
+    owner_attname: str = "user_id",
 ) -> None:
     """Run `resync` per user, so a user without a token fails alone and is reported by name."""
     by_user: dict[int, list[Model]] = defaultdict(list)
     for obj in objects:
-        by_user[obj.user_id].append(obj)
+        by_user[getattr(obj, owner_attname)].append(obj)
     users = get_user_model().objects.in_bulk(list(by_user))
     queued = 0
     for user_id, group in by_user.items():
@@ -73,11 +95,11 @@ def _resync(
             # All or nothing per user: errors are not cleared when no sync can be queued.
             with transaction.atomic():
                 queued += resync(group, trigger="admin")
-        except services.NoTodoistToken as exc:
+        except NoTodoistToken as exc:
             modeladmin.message_user(
                 request,
                 _("Not re-synced for %(user)s: %(reason)s")
-                % {"user": users[user_id], "reason": exc.message},
+                % {"user": users[user_id], "reason": exc.detail},
                 messages.ERROR,
             )
     if queued:
@@ -103,15 +125,15 @@ def resync_mappings(
 
 
 @admin.action(description=_("Re-sync selected with Todoist"), permissions=["change"])
-def resync_tasks(
-    modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[Task]
-) -> None:
-    tasks = queryset.select_related(None).only("id", "user_id")
+def resync_tasks(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet) -> None:
+    contract = task_contract()
+    tasks = queryset.select_related(None).only("id", contract.owner)
     _resync(
         modeladmin,
         request,
         tasks,
         lambda group, trigger: services.tasks_resync(tasks=group, trigger=trigger),
+        owner_attname=contract.owner_attname,
     )
 
 
@@ -180,12 +202,13 @@ class TodoistTaskMapAdmin(OwnRowsAdminMixin, ReadOnlyDetailMixin, admin.ModelAdm
 
     @admin.display(description=_("task"), ordering="local_task__title")
     def task_link(self, obj: TodoistTaskMap) -> str:
-        url = reverse("admin:planner_task_change", args=[obj.local_task_id])
-        return format_html('<a href="{}">{}</a>', url, Truncator(obj.local_task.title).chars(80))
+        opts = get_task_model()._meta
+        url = reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[obj.local_task_id])
+        return format_html('<a href="{}">{}</a>', url, Truncator(obj.task_title).chars(80))
 
 
 class TodoistTaskMapInline(admin.TabularInline):
-    """The task's mapping, read-only, on the planner's Task page."""
+    """The task's mapping, read-only, for the host's task admin to include."""
 
     model = TodoistTaskMap
     fk_name = "local_task"
@@ -212,16 +235,6 @@ class TodoistTaskMapInline(admin.TabularInline):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
-
-
-class TaskAdmin(PlannerTaskAdmin):
-    inlines = [*PlannerTaskAdmin.inlines, TodoistTaskMapInline]
-    actions = [*(PlannerTaskAdmin.actions or ()), resync_tasks]
-
-
-# Importing planner.admin above registered its TaskAdmin, whatever the INSTALLED_APPS order.
-admin.site.unregister(Task)
-admin.site.register(Task, TaskAdmin)
 
 
 # -- runs ----------------------------------------------------------------------------------------
@@ -287,16 +300,10 @@ class TodoistCredentialForm(forms.ModelForm):
         # so a later failure rolls the write back); its errors become form errors here.
         try:
             self.instance = services.todoist_credential_connect(user=user, token=token)
-        except (TodoistAuthError, TodoistValidationError):
-            self.add_error("token", _("Todoist rejected this token."))
-        except TodoistError:
-            raise forms.ValidationError(
-                _("Todoist could not be reached to check the token; try again later.")
-            ) from None
-        except ImproperlyConfigured:
-            raise forms.ValidationError(
-                _("TODOIST_TOKEN_ENCRYPTION_KEY is not set: tokens cannot be stored.")
-            ) from None
+        except TodoistSyncError as exc:
+            if exc.field is None:
+                raise forms.ValidationError(exc.detail) from None
+            self.add_error(exc.field, exc.detail)
         return cleaned
 
 

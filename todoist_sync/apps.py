@@ -11,10 +11,12 @@ class TodoistSyncConfig(AppConfig):
     verbose_name = "Todoist sync"
 
     def ready(self) -> None:
-        from planner.models import Task
         from todoist_sync import signals
         from todoist_sync.checks import ALL_CHECKS
+        from todoist_sync.task_model import get_task_model
 
         for check in ALL_CHECKS:
             checks.register(check)
-        post_save.connect(signals.task_saved, sender=Task, dispatch_uid="todoist_sync.task_saved")
+        post_save.connect(
+            signals.task_saved, sender=get_task_model(), dispatch_uid="todoist_sync.task_saved"
+        )

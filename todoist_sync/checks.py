@@ -11,8 +11,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from django.core.checks import CheckMessage, Error
+from django.core.exceptions import FieldDoesNotExist, ImproperlyConfigured
 
 from todoist_sync.conf import conf
+from todoist_sync.task_model import SyncStatus, TaskContract, get_task_model
 
 # API versions Todoist has retired; a URL still pointing at one answers 410 Gone.
 RETIRED_API_PATHS = ("/rest/v2", "/sync/v9")
@@ -197,7 +199,46 @@ def check_scheduling(**kwargs: Any) -> list[CheckMessage]:
     return errors
 
 
+def check_task_model(**kwargs: Any) -> list[CheckMessage]:
+    """The task model named by TODOIST_SYNC_TASK_MODEL, and its `TodoistSync` field contract."""
+    hint = "See todoist_sync/task_model.py for the TodoistSync class the task model declares."
+    try:
+        model = get_task_model()
+    except ImproperlyConfigured as exc:
+        return [Error(str(exc), hint=hint, id="todoist_sync.E010")]
+    contract = TaskContract.of(model)
+    errors: list[CheckMessage] = []
+
+    def error(message: str) -> None:
+        errors.append(
+            Error(f"{model._meta.label}.TodoistSync: {message}", hint=hint, id="todoist_sync.E010")
+        )
+
+    for name in contract.field_names():
+        try:
+            model._meta.get_field(name)
+        except FieldDoesNotExist:
+            error(f"names the field {name!r}, which {model._meta.label} does not have.")
+    try:
+        targets = set(contract.status_map.values())
+    except (ValueError, AttributeError, TypeError):
+        error(f"statuses must map local values to {[s.value for s in SyncStatus]}.")
+    else:
+        missing = [s.value for s in SyncStatus if s not in targets]
+        if missing:
+            error(f"statuses maps no local value to {missing}.")
+    if contract.priority:
+        try:
+            levels = list(contract.priority_map.values())
+        except (ValueError, TypeError):
+            levels = []
+        if not levels or not all(_is_int(p) and 1 <= p <= 4 for p in levels):
+            error("priorities must map local values to Todoist's p1..p4 (1..4, 1 most urgent).")
+    return errors
+
+
 ALL_CHECKS = [
+    check_task_model,
     check_token_source,
     check_api_url,
     check_queue_timeouts,

@@ -10,6 +10,11 @@ from django.conf import settings
 
 class Settings:
     @property
+    def TODOIST_SYNC_TASK_MODEL(self) -> str:
+        """The host's task model, as `app_label.ModelName` (see `todoist_sync.task_model`)."""
+        return getattr(settings, "TODOIST_SYNC_TASK_MODEL", "planner.Task")
+
+    @property
     def TODOIST_API_URL(self) -> str:
         return getattr(settings, "TODOIST_API_URL", "https://api.todoist.com/api/v1")
 

@@ -7,6 +7,9 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from todoist_sync.conf import conf
+from todoist_sync.task_model import task_contract
+
 
 class TodoistTaskMap(models.Model):
     """The one reference from a local task to its Todoist task.
@@ -27,7 +30,7 @@ class TodoistTaskMap(models.Model):
         verbose_name=_("user"),
     )
     local_task = models.ForeignKey(
-        "planner.Task",
+        conf.TODOIST_SYNC_TASK_MODEL,
         on_delete=models.CASCADE,
         related_name="todoist_maps",
         verbose_name=_("local task"),
@@ -83,6 +86,10 @@ class TodoistTaskMap(models.Model):
 
     def __str__(self) -> str:
         return f"task {self.local_task_id} -> {self.todoist_task_id or '(not created)'}"
+
+    @property
+    def task_title(self) -> str:
+        return getattr(self.local_task, task_contract().title)
 
     @property
     def todoist_url(self) -> str | None:

@@ -5,7 +5,8 @@ Mapping (deterministic; README.md "Field mapping" documents it):
 - title -> `content` (1..500 characters after trimming), description -> `description`
 - priority 1..4 (1 most urgent, shown as p1) -> Todoist `priority` 5 - p (4 is Todoist's p1)
 - due_date -> `due` {"date": "YYYY-MM-DD"}; a cleared date clears it (`due: null`)
-- status `blocked` -> stays open in Todoist with the blocked label added to the task's labels
+- status: the host's values map onto open / blocked / done (`todoist_sync.task_model`);
+  `blocked` -> stays open in Todoist with the blocked label added to the task's labels
   (labels a person added in Todoist are kept); `done` -> completed; back to open -> reopened
 """
 
@@ -16,9 +17,10 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from todoist_sync.task_model import LocalTask, SyncStatus
+
 CONTENT_MAX = 500
 DESCRIPTION_MAX = 16383
-ELIGIBLE_STATUSES = ("open", "blocked", "done")
 CONTENT_FIELDS = ("content", "description", "priority", "due_date")
 
 
@@ -73,14 +75,16 @@ def snapshot_for(
     }
 
 
-def task_snapshot(task: Any) -> dict[str, Any]:
+def task_snapshot(task: LocalTask) -> dict[str, Any]:
     """The snapshot of a task; an archived task (deleted through the API) is closed."""
+    if task.priority is None:
+        raise PayloadError("priority", f"has no Todoist priority: {task.raw_priority!r}")
     return snapshot_for(
         title=task.title,
         description=task.description,
         priority=task.priority,
         due_date=task.due_date,
-        status="done" if getattr(task, "archived", False) else task.status,
+        status=SyncStatus.DONE if task.archived else task.status,
     )
 
 
@@ -102,12 +106,6 @@ class TaskPlan:
     achieved: dict[str, Any] = field(default_factory=dict)
     # Something waits for the next round (a completed task's label, readable once reopened).
     deferred: bool = False
-
-    @property
-    def empty(self) -> bool:
-        return not (self.create or self.reopen or self.update or self.close) and (
-            self.set_blocked is None
-        )
 
     def describe(self) -> str:
         parts = []

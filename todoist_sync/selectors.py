@@ -9,44 +9,40 @@ from django.contrib.auth import get_user_model
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
-from planner.models import Task
 from todoist_sync.conf import conf
 from todoist_sync.models import SyncRun, TodoistCredential, TodoistTaskMap
-
-TASK_FIELDS = (
-    "id",
-    "user_id",
-    "title",
-    "description",
-    "priority",
-    "due_date",
-    "status",
-    "chat_id",
-    "archived",
-)
+from todoist_sync.task_model import LocalTask, get_task_model, task_contract
 
 
 def sync_scope_tasks(
     *, user_id: int, chat_id: int | None = None, task_ids: Iterable[int] | None = None
-) -> QuerySet[Task]:
+) -> QuerySet:
     """The user's live tasks in scope, in any status (the engine skips and logs a status it does
     not know instead of silently ignoring it), and archived tasks that Todoist still has."""
-    live = Q(archived=False)
-    if conf.TODOIST_CLOSE_ARCHIVED:
-        live |= Q(Exists(TodoistTaskMap.objects.filter(local_task=OuterRef("pk"))))
-    qs = Task.objects.filter(live, user_id=user_id).only(*TASK_FIELDS).order_by("id")
+    contract = task_contract()
+    qs = get_task_model().objects.filter(**{contract.owner: user_id})
+    if contract.archived:
+        live = Q(**{contract.archived: False})
+        if conf.TODOIST_CLOSE_ARCHIVED:
+            live |= Q(Exists(TodoistTaskMap.objects.filter(local_task=OuterRef("pk"))))
+        qs = qs.filter(live)
+    qs = qs.only(*contract.field_names()).order_by("pk")
     if chat_id is not None:
-        qs = qs.filter(chat_id=chat_id)
+        if not contract.chat:
+            return qs.none()  # the host has no chats: no task is in a chat's scope
+        qs = qs.filter(**{contract.chat: chat_id})
     if task_ids is not None:
-        qs = qs.filter(id__in=list(task_ids))
+        qs = qs.filter(pk__in=list(task_ids))
     return qs
 
 
 def sync_candidates(
     *, user_id: int, chat_id: int | None = None, task_ids: Iterable[int] | None = None
-) -> tuple[list[Task], dict[int, TodoistTaskMap]]:
+) -> tuple[list[LocalTask], dict[int, TodoistTaskMap]]:
     """Tasks in scope and their mappings by task id: two queries, whatever the size."""
-    tasks = list(sync_scope_tasks(user_id=user_id, chat_id=chat_id, task_ids=task_ids))
+    contract = task_contract()
+    scope = sync_scope_tasks(user_id=user_id, chat_id=chat_id, task_ids=task_ids)
+    tasks = [contract.read(task) for task in scope]
     maps = TodoistTaskMap.objects.filter(user_id=user_id)
     if chat_id is not None or task_ids is not None:
         maps = maps.filter(local_task_id__in=[task.id for task in tasks])
@@ -92,7 +88,7 @@ def recent_errors(*, user_id: int, limit: int = 20) -> QuerySet[TodoistTaskMap]:
         .select_related("local_task")
         .only(
             "local_task_id",
-            "local_task__title",
+            f"local_task__{task_contract().title}",
             "todoist_task_id",
             "last_error",
             "attempts",
@@ -140,9 +136,13 @@ def todoist_credential_get(*, user_id: int) -> TodoistCredential | None:
     )
 
 
+def sync_user_ids() -> QuerySet:
+    """Ids of the users with any task: the ones a sync concerns."""
+    owner = task_contract().owner_attname
+    return get_task_model().objects.values_list(owner, flat=True).order_by(owner).distinct()
+
+
 def sync_users() -> QuerySet:
-    """Users with any task: the ones a sync concerns."""
+    """Users with any task, by name."""
     user_model = get_user_model()
-    return user_model.objects.filter(pk__in=Task.objects.values("user_id").distinct()).order_by(
-        user_model.USERNAME_FIELD
-    )
+    return user_model.objects.filter(pk__in=sync_user_ids()).order_by(user_model.USERNAME_FIELD)

@@ -1,8 +1,14 @@
 """Sync on change: a saved task queues a sync of its user once the transaction commits.
 
-The receiver is connected in `TodoistSyncConfig.ready()`. It only schedules; `sync_on_change`
-(a service) decides. Saves made by the sync engine touch mappings and runs, never `Task`, so a
-sync cannot trigger itself.
+The receiver is connected to the task model (TODOIST_SYNC_TASK_MODEL) in
+`TodoistSyncConfig.ready()`. It only schedules; `sync_enqueue` (a service) decides. Saves made by
+the sync engine touch mappings and runs, never the task, so a sync cannot trigger itself.
+
+Coalescing: every save registers an on-commit callback, but all the callbacks of one user in one
+transaction share one `UserSyncOnCommit`, which queues once, at the first of them to run: a burst
+of saves costs one enqueue, fired at commit, never delayed. A rollback drops its callbacks (and a
+later save in the same transaction registers a new one), so no change is swallowed, without
+reading Django's private list of pending callbacks.
 
 Not covered (Django sends no post_save for them): `QuerySet.update()` and `bulk_create()`; the
 periodic safety-net run (`manage.py todoist_schedules`) picks those changes up.
@@ -18,60 +24,44 @@ from django.db import DEFAULT_DB_ALIAS, transaction
 
 from todoist_sync import services
 from todoist_sync.conf import conf
+from todoist_sync.task_model import task_contract
 
 logger = logging.getLogger(__name__)
 
-# Attribute on the (per-thread) connection: user id -> the on-commit callback queued for them.
-_PENDING_ATTR = "_todoist_sync_on_change"
+# Attribute on the (per-thread) connection: user id -> that user's open UserSyncOnCommit.
+PENDING_ATTR = "todoist_sync_on_change"
 
 
-class _EnqueueOnCommit:
-    """The on-commit callback of one user; marks itself as run so the user can be queued again."""
+class UserSyncOnCommit:
+    """One user's sync for one commit: whichever of its callbacks runs first queues it."""
 
-    def __init__(self, user_id: int, pending: dict[int, _EnqueueOnCommit]) -> None:
+    def __init__(self, user_id: int) -> None:
         self.user_id = user_id
-        self.pending = pending
-        self.ran = False
+        self.fired = False
 
-    def __call__(self) -> None:
-        self.ran = True
-        if self.pending.get(self.user_id) is self:
-            del self.pending[self.user_id]
+    def fire(self) -> None:
+        if self.fired:
+            return
+        self.fired = True
         sync_on_change_enqueue(user_id=self.user_id)
-
-
-def _still_queued(connection: Any, callback: _EnqueueOnCommit) -> bool:
-    # A rollback drops on-commit callbacks without telling anyone: a user is "already queued"
-    # only while their callback is really still waiting, or their next change would be lost.
-    if callback.ran:
-        return False
-    return any(func is callback for _, func, *_ in getattr(connection, "run_on_commit", ()))
 
 
 def sync_on_change_schedule(*, user_id: int, using: str = DEFAULT_DB_ALIAS) -> bool:
     """Queue one sync of the user after the current transaction commits (now, outside one).
 
-    One callback per user per transaction: a burst of saves in one transaction queues one
-    sync; bursts across transactions are joined by `sync_enqueue` onto the still-queued run.
-    Answers whether a new callback was registered.
+    Answers whether this save opened a new sync for the commit (False: it joined one).
     """
     connection = transaction.get_connection(using)
-    if not connection.in_atomic_block:
-        # on_commit would run at once: nothing to coalesce, and no transaction left to track.
-        getattr(connection, _PENDING_ATTR, {}).clear()
-        sync_on_change_enqueue(user_id=user_id)
-        return True
-    pending: dict[int, _EnqueueOnCommit] | None = getattr(connection, _PENDING_ATTR, None)
-    if pending is None:
-        pending = {}
-        setattr(connection, _PENDING_ATTR, pending)
-    queued = pending.get(user_id)
-    if queued is not None and _still_queued(connection, queued):
-        return False
-    callback = _EnqueueOnCommit(user_id, pending)
-    pending[user_id] = callback
-    transaction.on_commit(callback, using=using)
-    return True
+    pending: dict[int, UserSyncOnCommit] = getattr(connection, PENDING_ATTR, None) or {}
+    setattr(connection, PENDING_ATTR, pending)
+    sync = pending.get(user_id)
+    opened = sync is None or sync.fired
+    if opened:
+        sync = pending[user_id] = UserSyncOnCommit(user_id)
+    # Outside a transaction on_commit runs at once; inside, at the commit (or never, if rolled
+    # back, and then the next save's callback still refers to this unfired sync).
+    transaction.on_commit(sync.fire, using=using)
+    return opened
 
 
 def sync_on_change_enqueue(*, user_id: int) -> None:
@@ -89,14 +79,15 @@ def sync_on_change_enqueue(*, user_id: int) -> None:
 
 
 def task_saved(sender: Any, instance: Any, raw: bool = False, using: str = "default", **kwargs):
-    """post_save receiver of planner.Task."""
+    """post_save receiver of the task model."""
     if raw or not conf.TODOIST_SYNC_ON_CHANGE:
         return  # fixtures being loaded, or the feature is off
+    user_id = getattr(instance, task_contract().owner_attname, None)
     try:
-        sync_on_change_schedule(user_id=instance.user_id, using=using)
+        sync_on_change_schedule(user_id=user_id, using=using)
     except Exception as exc:
         logger.error(
             "todoist sync on change: could not schedule the sync of user %s (%s)",
-            getattr(instance, "user_id", None),
+            user_id,
             type(exc).__name__,
         )

@@ -32,6 +32,17 @@ from urllib.parse import quote, urlencode
 import requests
 from requests.auth import AuthBase
 
+from todoist_sync.exceptions import (
+    DEFAULT_RETRY_AFTER,
+    TodoistAuthError,
+    TodoistConfigurationError,
+    TodoistError,
+    TodoistNotFoundError,
+    TodoistRateLimitedError,
+    TodoistTransientError,
+    TodoistValidationError,
+)
+
 logger = logging.getLogger(__name__)
 
 __all__ = [
@@ -54,80 +65,9 @@ MAX_SYNC_COMMANDS = 100  # Todoist's documented cap per /sync request
 MAX_REQUEST_ID_BYTES = 36  # documented limit for X-Request-Id
 MAX_IDS_PER_QUERY = 100  # keeps GET /tasks?ids=... query strings reasonably short
 LIST_PAGE_LIMIT = 200  # Todoist's maximum page size for GET /tasks
-DEFAULT_RETRY_AFTER = 60.0
 _MAX_DETAIL_CHARS = 500
 _MAX_QUOTED_BODY_CHARS = 200
 _CURRENT_API_URL = "https://api.todoist.com/api/v1"
-
-
-# --------------------------------------------------------------------------------------------------
-# Errors
-
-
-class TodoistError(Exception):
-    """Base class. ``str(exc)`` is ``detail``: short, deterministic and free of secrets."""
-
-    def __init__(
-        self,
-        detail: str,
-        *,
-        status: int | None = None,
-        error_tag: str | None = None,
-        error_code: int | None = None,
-    ) -> None:
-        super().__init__(detail)
-        self.detail = detail
-        self.status = status
-        self.error_tag = error_tag
-        self.error_code = error_code
-
-    def __str__(self) -> str:
-        return self.detail
-
-    def __repr__(self) -> str:
-        return (
-            f"{type(self).__name__}(status={self.status!r}, error_tag={self.error_tag!r}, "
-            f"error_code={self.error_code!r}, detail={self.detail!r})"
-        )
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        # Keyword-only attributes would be lost by the default exception pickling (task queues
-        # pickle results), so rebuild from detail and restore the attribute dict.
-        return (type(self), (self.detail,), dict(self.__dict__))
-
-
-class TodoistTransientError(TodoistError):
-    """Timeout, connection failure, 5xx, or a 2xx answer that is not the expected JSON."""
-
-
-class TodoistRateLimitedError(TodoistError):
-    """429: ``retry_after`` is the number of seconds Todoist asked us to wait."""
-
-    def __init__(
-        self, detail: str, *, retry_after: float = DEFAULT_RETRY_AFTER, **kwargs: Any
-    ) -> None:
-        super().__init__(detail, **kwargs)
-        self.retry_after = retry_after
-
-
-class TodoistAuthError(TodoistError):
-    """401, or 403 whose error_tag starts with ``AUTH_`` (or has no tag): the token/account."""
-
-
-class TodoistNotFoundError(TodoistError):
-    """404: the task is deleted, completed (for reads of active tasks) or unknown."""
-
-
-class TodoistValidationError(TodoistError):
-    """400, 422, or 403 with a non-AUTH tag (e.g. a plan limit): this request is refused as is."""
-
-    def __init__(self, detail: str, *, argument: str | None = None, **kwargs: Any) -> None:
-        super().__init__(detail, **kwargs)
-        self.argument = argument
-
-
-class TodoistConfigurationError(TodoistError):
-    """410 Gone, redirects and unexpected 4xx: permanent, points at our configuration."""
 
 
 # --------------------------------------------------------------------------------------------------

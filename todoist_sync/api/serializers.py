@@ -105,7 +105,7 @@ class ErrorCountsSerializer(serializers.Serializer):
 
 
 class RecentErrorSerializer(serializers.ModelSerializer):
-    title = serializers.CharField(source="local_task.title")
+    title = serializers.CharField(source="task_title")
     permanent = serializers.BooleanField(source="error_permanent")
 
     class Meta:

@@ -5,10 +5,8 @@ Everything is scoped to `request.user`: another user's run is a 404, never a 403
 
 from __future__ import annotations
 
-import logging
 from urllib.parse import urlencode
 
-from django.core.exceptions import ImproperlyConfigured
 from django.urls import reverse
 from drf_spectacular.utils import (
     OpenApiResponse,
@@ -34,19 +32,17 @@ from todoist_sync.api.serializers import (
     TodoistTokenOutputSerializer,
     TokenErrorSerializer,
 )
+from todoist_sync.exceptions import TodoistSyncError
 from todoist_sync.models import TodoistCredential
-from todoist_sync.todoist import TodoistAuthError, TodoistError, TodoistValidationError
-
-logger = logging.getLogger(__name__)
 
 RECENT_ERRORS_LIMIT = 20
 
 
-def no_token_detail(exc: services.NoTodoistToken) -> str:
-    # One prefix for every reason (none connected, or a stored one unreadable), so the bot can
-    # recognise the case.
-    message = exc.message
-    return message if message.startswith("No Todoist token") else f"No Todoist token: {message}"
+def error_response(exc: TodoistSyncError) -> Response:
+    """The API's answer to a sync error: its status, and its detail under its field."""
+    if exc.field is not None:
+        return Response({exc.field: [exc.detail]}, status=exc.status_code)
+    return Response({"detail": exc.detail}, status=exc.status_code)
 
 
 class SyncTriggerApi(APIView):
@@ -71,8 +67,8 @@ class SyncTriggerApi(APIView):
             run = services.sync_enqueue(
                 user=request.user, chat_id=serializer.validated_data.get("chat_id"), trigger="api"
             )
-        except services.NoTodoistToken as exc:
-            return Response({"detail": no_token_detail(exc)}, status=status.HTTP_409_CONFLICT)
+        except TodoistSyncError as exc:
+            return error_response(exc)
         status_url = request.build_absolute_uri(
             f"{reverse('todoist-sync-status')}?{urlencode({'job_id': run.job_id})}"
         )
@@ -157,30 +153,8 @@ class TodoistTokenApi(APIView):
             credential = services.todoist_credential_connect(
                 user=request.user, token=serializer.validated_data["token"]
             )
-        except (TodoistAuthError, TodoistValidationError):
-            return Response(
-                {"token": ["Todoist rejected this token."]}, status=status.HTTP_400_BAD_REQUEST
-            )
-        except TodoistError as exc:
-            # The adapter's texts never contain the token; the type and status are enough here.
-            logger.warning(
-                "todoist token check of user %s failed: %s (status %s)",
-                request.user.pk,
-                type(exc).__name__,
-                exc.status,
-            )
-            return Response(
-                {"detail": "Todoist could not be reached to check the token; try again later."},
-                status=status.HTTP_503_SERVICE_UNAVAILABLE,
-            )
-        except ImproperlyConfigured:
-            return Response(
-                {
-                    "detail": "Personal Todoist tokens cannot be stored on this server "
-                    "(TODOIST_TOKEN_ENCRYPTION_KEY is not set); ask its operator."
-                },
-                status=status.HTTP_503_SERVICE_UNAVAILABLE,
-            )
+        except TodoistSyncError as exc:
+            return error_response(exc)
         return Response(self._output(credential))
 
     @extend_schema(

@@ -4,13 +4,16 @@ import django.db.models.deletion
 from django.conf import settings
 from django.db import migrations, models
 
+from todoist_sync.conf import conf
+
 
 class Migration(migrations.Migration):
 
     initial = True
 
     dependencies = [
-        ('planner', '0001_initial'),
+        # The host's task model, named by TODOIST_SYNC_TASK_MODEL (as AUTH_USER_MODEL is).
+        migrations.swappable_dependency(conf.TODOIST_SYNC_TASK_MODEL),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
@@ -98,7 +101,7 @@ class Migration(migrations.Migration):
                 ('error_permanent', models.BooleanField(default=False, verbose_name='permanent error')),
                 ('created_at', models.DateTimeField(auto_now_add=True, verbose_name='created at')),
                 ('updated_at', models.DateTimeField(auto_now=True, verbose_name='updated at')),
-                ('local_task', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='todoist_maps', to='planner.task', verbose_name='local task')),
+                ('local_task', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='todoist_maps', to=conf.TODOIST_SYNC_TASK_MODEL, verbose_name='local task')),
                 ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='todoist_task_maps', to=settings.AUTH_USER_MODEL, verbose_name='user')),
             ],
             options={

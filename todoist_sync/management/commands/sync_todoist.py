@@ -16,10 +16,10 @@ from django.utils.text import Truncator
 
 from todoist_sync import selectors, services
 from todoist_sync.models import SyncRun
+from todoist_sync.services.planning import PLANNED_ACTIONS, Action
 
 # Usage errors exit with 2 (as argparse's own), so scripts can tell them from sync errors (1).
 USAGE = 2
-PLANNED_ACTIONS = ("create", "update", "close", "reopen", "resend")
 
 
 def users_by_name(usernames: list[str]) -> list[Any]:
@@ -109,9 +109,9 @@ class Command(BaseCommand):
                 if all_users:
                     # --all means "everyone who can be synced"; not connecting is not an error.
                     if self.verbosity >= 1:
-                        self.stdout.write(self.style.WARNING(f"{user}: skipped ({exc.message})"))
+                        self.stdout.write(self.style.WARNING(f"{user}: skipped ({exc.detail})"))
                 else:
-                    self.stderr.write(f"{user}: {exc.message}")
+                    self.stderr.write(f"{user}: {exc.detail}")
                     problems["users without a Todoist token"] += 1
                 continue
             if enqueue:
@@ -179,7 +179,7 @@ class Command(BaseCommand):
             for mapping in selectors.recent_errors(user_id=user.pk, limit=20):
                 self.stdout.write(
                     f"  task {mapping.local_task_id} "
-                    f"{Truncator(mapping.local_task.title).chars(60)!r}: {mapping.last_error}"
+                    f"{Truncator(mapping.task_title).chars(60)!r}: {mapping.last_error}"
                 )
 
     def _plan(self, user: Any, *, chat_id: int | None, retry_errors: bool) -> None:
@@ -188,12 +188,15 @@ class Command(BaseCommand):
             self.stdout.write(f"{user}: dry run of {self._scope(chat_id)}; nothing is sent")
         for d in decisions:
             # Unchanged tasks are the bulk of a settled account: detail only.
-            if self.verbosity >= 2 or (self.verbosity >= 1 and d.action != "unchanged"):
+            if self.verbosity >= 2 or (self.verbosity >= 1 and d.action != Action.UNCHANGED):
                 title = Truncator(d.task.title).chars(60)
                 self.stdout.write(f"  {d.action:<9} task {d.task.id} {title!r}: {d.reason}")
         tally = Counter(d.action for d in decisions)
         would = ", ".join(f"{action} {tally[action]}" for action in PLANNED_ACTIONS)
-        rest = ", ".join(f"{action} {tally[action]}" for action in ("skip", "invalid", "unchanged"))
+        rest = ", ".join(
+            f"{action} {tally[action]}"
+            for action in (Action.SKIP, Action.INVALID, Action.UNCHANGED)
+        )
         if self.verbosity >= 1:
             self.stdout.write(self.style.SUCCESS(f"{user}: would {would}; {rest}"))
 

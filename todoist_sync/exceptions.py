@@ -1,0 +1,216 @@
+"""Every error of the sync, each carrying its own policy as class attributes.
+
+As DRF's `APIException` carries `status_code`, a class here says what it means for a run:
+
+- `transient`: the same request may succeed later; the task is retried with backoff.
+- `stops_run`: not the task's fault (the token, the rate limit, our configuration): the run stops,
+  its tasks stay pending with their commands, and the run ends in `run_state`.
+- `task_gone`: Todoist no longer has the task (deleted there, or completed and unreadable).
+- `refused`: Todoist refused the request as sent (the token, or its arguments): asking again
+  unchanged cannot help.
+- otherwise: Todoist refuses this task as it is; permanent until the task changes.
+
+Callers read these attributes; nobody keeps a tuple of classes that mean "stop".
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+DEFAULT_RETRY_AFTER = 60.0
+
+
+class RunState(StrEnum):
+    """How a stopped run ends (the values of `SyncRun.State`)."""
+
+    DEFERRED = "deferred"
+    FAILED = "failed"
+
+
+class TodoistError(Exception):
+    """Base class. ``str(exc)`` is ``detail``: short, deterministic and free of secrets."""
+
+    transient = False
+    stops_run = False
+    task_gone = False
+    refused = False
+    run_state: RunState | None = None
+    # Whether the event a stopping error leaves is an error (else a warning).
+    event_level = "error"
+
+    def __init__(
+        self,
+        detail: str,
+        *,
+        status: int | None = None,
+        error_tag: str | None = None,
+        error_code: int | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.status = status
+        self.error_tag = error_tag
+        self.error_code = error_code
+
+    def __str__(self) -> str:
+        return self.detail
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(status={self.status!r}, error_tag={self.error_tag!r}, "
+            f"error_code={self.error_code!r}, detail={self.detail!r})"
+        )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Keyword-only attributes would be lost by the default exception pickling (task queues
+        # pickle results), so rebuild from detail and restore the attribute dict.
+        return (type(self), (self.detail,), dict(self.__dict__))
+
+    @property
+    def resume_after(self) -> float | None:
+        """Seconds after which a run stopped by this error may go on (None: not by itself)."""
+        return None
+
+    @property
+    def run_summary(self) -> str:
+        """The stopped run's summary (only for `stops_run` errors)."""
+        return self.detail
+
+    @property
+    def run_event(self) -> str:
+        """The event a run stopped by this error leaves."""
+        return self.detail
+
+
+class TodoistTransientError(TodoistError):
+    """Timeout, connection failure, 5xx, or a 2xx answer that is not the expected JSON."""
+
+    transient = True
+
+
+class TodoistRateLimitedError(TodoistError):
+    """429: ``retry_after`` is the number of seconds Todoist asked us to wait."""
+
+    stops_run = True
+    run_state = RunState.DEFERRED
+    event_level = "warning"
+
+    def __init__(
+        self, detail: str, *, retry_after: float = DEFAULT_RETRY_AFTER, **kwargs: Any
+    ) -> None:
+        super().__init__(detail, **kwargs)
+        self.retry_after = retry_after
+
+    @property
+    def resume_after(self) -> float:
+        return self.retry_after
+
+    @property
+    def run_summary(self) -> str:
+        return "Todoist rate limit reached"
+
+    @property
+    def run_event(self) -> str:
+        return f"Todoist rate limit: stopped; the rest resumes after {self.retry_after:.0f} s."
+
+
+class TodoistAuthError(TodoistError):
+    """401, or 403 whose error_tag starts with ``AUTH_`` (or has no tag): the token/account."""
+
+    stops_run = True
+    refused = True
+    run_state = RunState.FAILED
+
+    @property
+    def run_summary(self) -> str:
+        return "Todoist rejected the token"
+
+    @property
+    def run_event(self) -> str:
+        return "Todoist rejected the token."
+
+
+class TodoistNotFoundError(TodoistError):
+    """404: the task is deleted, completed (for reads of active tasks) or unknown."""
+
+    task_gone = True
+
+
+class TodoistValidationError(TodoistError):
+    """400, 422, or 403 with a non-AUTH tag (e.g. a plan limit): this request is refused as is."""
+
+    refused = True
+
+    def __init__(self, detail: str, *, argument: str | None = None, **kwargs: Any) -> None:
+        super().__init__(detail, **kwargs)
+        self.argument = argument
+
+
+class TodoistConfigurationError(TodoistError):
+    """410 Gone, redirects and unexpected 4xx: permanent, points at our configuration."""
+
+    stops_run = True
+    run_state = RunState.FAILED
+
+
+# -- errors of the sync's own services ------------------------------------------------------------
+
+
+class TodoistSyncError(Exception):
+    """An error a caller shows to a person: `detail` is safe to show, `status_code` is the HTTP
+    answer an API gives for it (as DRF's `APIException`), `field` the input it concerns."""
+
+    status_code = 400
+    default_detail = "The Todoist sync could not do this."
+    field: str | None = None
+
+    def __init__(self, detail: str | None = None) -> None:
+        self.detail = detail or self.default_detail
+        super().__init__(self.detail)
+
+    @property
+    def message(self) -> str:
+        return self.detail
+
+
+class NoTodoistToken(TodoistSyncError):
+    """No usable token: none of the user's own, and no global TODOIST_API_TOKEN.
+
+    Every detail starts with "No Todoist token", so the bot can recognise the case.
+    """
+
+    status_code = 409
+    default_detail = (
+        "No Todoist token: connect one (PUT /v1/sync/todoist/token) or set TODOIST_API_TOKEN."
+    )
+
+    @classmethod
+    def unreadable(cls, reason: str) -> NoTodoistToken:
+        """The user's stored token cannot be decrypted (the key changed or is gone)."""
+        return cls(f"No Todoist token: {reason}")
+
+
+class TokenRejected(TodoistSyncError):
+    """Todoist refused the token being connected."""
+
+    status_code = 400
+    default_detail = "Todoist rejected this token."
+    field = "token"
+
+
+class TokenCheckUnavailable(TodoistSyncError):
+    """Todoist could not be reached to check the token being connected."""
+
+    status_code = 503
+    default_detail = "Todoist could not be reached to check the token; try again later."
+
+
+class TokenStorageUnavailable(TodoistSyncError):
+    """No encryption key: personal tokens cannot be stored on this server."""
+
+    status_code = 503
+    default_detail = (
+        "Personal Todoist tokens cannot be stored on this server "
+        "(TODOIST_TOKEN_ENCRYPTION_KEY is not set); ask its operator."
+    )

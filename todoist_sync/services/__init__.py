@@ -1,0 +1,63 @@
+"""Writes of the sync: the engine that pushes local tasks to Todoist, and the services around it.
+
+Every caller (the django-q2 job, the API, the admin action, the management command) goes through
+these functions, so they cannot drift apart. One module a responsibility:
+
+- `runs`: queueing the job, follow-up and safety-net schedules, re-syncs;
+- `engine`: one run of one user, from the lease to the summary, in rounds;
+- `planning`: what each task needs, and the `/sync` commands that do it;
+- `pushers` and `transport`: sending them, paced and under the lease;
+- `settling`: what the answers do to each mapping (the error policy);
+- `persistence`: the exactly-once commit and batched mapping writes;
+- `coordination`: the per-user lease and the per-token rate budget;
+- `credentials`: which token a user's sync uses.
+"""
+
+from __future__ import annotations
+
+from todoist_sync.exceptions import NoTodoistToken
+from todoist_sync.services.coordination import (
+    lease_acquire,
+    lease_release,
+    lease_renew,
+    rate_budget_acquire,
+    rate_budget_block,
+)
+from todoist_sync.services.credentials import (
+    todoist_client,
+    todoist_credential_connect,
+    todoist_credential_disconnect,
+    todoist_token_for,
+)
+from todoist_sync.services.engine import SyncEngine, sync_run_execute
+from todoist_sync.services.planning import Action, Decision, sync_plan
+from todoist_sync.services.runs import (
+    mappings_resync,
+    safety_net_schedule,
+    schedule_sync,
+    sync_enqueue,
+    tasks_resync,
+)
+
+__all__ = [
+    "Action",
+    "Decision",
+    "NoTodoistToken",
+    "SyncEngine",
+    "lease_acquire",
+    "lease_release",
+    "lease_renew",
+    "mappings_resync",
+    "rate_budget_acquire",
+    "rate_budget_block",
+    "safety_net_schedule",
+    "schedule_sync",
+    "sync_enqueue",
+    "sync_plan",
+    "sync_run_execute",
+    "tasks_resync",
+    "todoist_client",
+    "todoist_credential_connect",
+    "todoist_credential_disconnect",
+    "todoist_token_for",
+]

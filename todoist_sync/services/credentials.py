@@ -1,0 +1,92 @@
+"""Which Todoist token a user's sync uses, and connecting or disconnecting a user's own."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.core.exceptions import ImproperlyConfigured
+from django.utils import timezone
+
+from todoist_sync.conf import conf
+from todoist_sync.events import event_record
+from todoist_sync.exceptions import (
+    NoTodoistToken,
+    TodoistError,
+    TokenCheckUnavailable,
+    TokenRejected,
+    TokenStorageUnavailable,
+)
+from todoist_sync.models import TodoistCredential
+from todoist_sync.todoist import TodoistClient
+from todoist_sync.tokens import TokenDecryptError, decrypt_token, encrypt_token
+
+logger = logging.getLogger(__name__)
+
+
+def todoist_token_for(*, user_id: int) -> str:
+    """The user's own token if connected, else the global one. Raises NoTodoistToken."""
+    credential = TodoistCredential.objects.filter(user_id=user_id).first()
+    if credential is not None:
+        try:
+            return decrypt_token(credential.token_encrypted)
+        except (TokenDecryptError, ImproperlyConfigured) as exc:
+            # The key changed or is gone: the user's token is unusable until connected again.
+            raise NoTodoistToken.unreadable(str(exc)) from None
+    if conf.TODOIST_API_TOKEN:
+        return conf.TODOIST_API_TOKEN
+    raise NoTodoistToken
+
+
+def todoist_client(*, token: str) -> TodoistClient:
+    return TodoistClient(
+        token=token,
+        base_url=conf.TODOIST_API_URL,
+        connect_timeout=conf.TODOIST_CONNECT_TIMEOUT,
+        read_timeout=conf.TODOIST_READ_TIMEOUT,
+    )
+
+
+def todoist_credential_connect(
+    *, user: Any, token: str, client: TodoistClient | None = None
+) -> TodoistCredential:
+    """Check the token against Todoist, then store it encrypted.
+
+    Raises TokenStorageUnavailable (no encryption key: checked before the token leaves),
+    TokenRejected (Todoist refused it) or TokenCheckUnavailable (Todoist could not be reached).
+    """
+    token = token.strip()
+    try:
+        encrypted = encrypt_token(token)
+    except ImproperlyConfigured:
+        raise TokenStorageUnavailable from None
+    try:
+        (client or todoist_client(token=token)).get_user()
+    except TodoistError as exc:
+        if exc.refused:
+            raise TokenRejected from None
+        # The adapter's texts never contain the token; the type and status are enough here.
+        logger.warning(
+            "todoist token check of user %s failed: %s (status %s)",
+            user.pk,
+            type(exc).__name__,
+            exc.status,
+        )
+        raise TokenCheckUnavailable from None
+    credential, _ = TodoistCredential.objects.update_or_create(
+        user=user,
+        defaults={
+            "token_encrypted": encrypted,
+            "token_last4": token[-4:],
+            "verified_at": timezone.now(),
+        },
+    )
+    event_record(user_id=user.pk, message=f"Todoist token …{token[-4:]} connected.")
+    return credential
+
+
+def todoist_credential_disconnect(*, user: Any) -> bool:
+    deleted, _ = TodoistCredential.objects.filter(user=user).delete()
+    if deleted:
+        event_record(user_id=user.pk, message="Todoist token disconnected.")
+    return bool(deleted)

@@ -1,0 +1,308 @@
+"""The sync engine: one run of one user, from taking the lease to the summary.
+
+How a run keeps its promises:
+
+- Exactly once: before any command leaves, the commands (with their uuids) are committed on the
+  task's mapping (`inflight`); a create's uuid is also its `request_id`. Until Todoist confirms
+  them they are re-sent unchanged, and Todoist does not execute a uuid twice, so a crash or a
+  lost answer never makes a second Todoist task.
+- One run per user at a time: a lease row taken with a conditional UPDATE (works on SQLite and
+  PostgreSQL alike), renewed as the run goes, and expiring if its worker dies.
+- Nothing unchanged is sent: a task whose fingerprint matches the last push costs no request.
+- Errors follow one policy (`settling.py`) and each is handed to the host's event log; no text
+  written anywhere contains the token.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+
+from django.utils import timezone
+
+from todoist_sync import selectors
+from todoist_sync.conf import conf
+from todoist_sync.events import EventBuffer, Level
+from todoist_sync.exceptions import NoTodoistToken, TodoistNotFoundError
+from todoist_sync.models import SyncRun, TodoistTaskMap
+from todoist_sync.services.coordination import lease_acquire, lease_release
+from todoist_sync.services.credentials import todoist_client, todoist_token_for
+from todoist_sync.services.persistence import PushItem, mappings_save
+from todoist_sync.services.planning import (
+    Action,
+    Decision,
+    SkipReason,
+    commands_for,
+    sync_plan,
+    with_real_ids,
+)
+from todoist_sync.services.pushers import BatchPusher, Pusher, SingleTaskPusher
+from todoist_sync.services.runs import schedule_sync
+from todoist_sync.services.settling import Settler
+from todoist_sync.services.transport import RunStop, Transport
+from todoist_sync.todoist import TodoistClient
+from todoist_sync.tokens import token_key
+
+State = TodoistTaskMap.SyncState
+COUNTED = ("created", "updated", "closed", "reopened", "unchanged", "skipped", "failed")
+
+
+def sync_run_execute(
+    *,
+    user_id: int,
+    chat_id: int | None = None,
+    task_ids: Sequence[int] | None = None,
+    job_id: str | None = None,
+    trigger: str = "api",
+    retry_errors: bool = False,
+    client: TodoistClient | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    progress: Callable[[str], None] | None = None,
+) -> SyncRun:
+    """Run one sync of a user now (the job calls this; so does the command without --enqueue)."""
+    run = None
+    if job_id:
+        run = SyncRun.objects.filter(job_id=job_id, user_id=user_id).first()
+    if run is None:
+        run = SyncRun.objects.create(
+            job_id=job_id or uuid.uuid4().hex,
+            user_id=user_id,
+            chat_id=chat_id,
+            task_ids=list(task_ids) if task_ids is not None else None,
+            trigger=trigger,
+        )
+    SyncEngine(
+        run=run, retry_errors=retry_errors, client=client, sleep=sleep, progress=progress
+    ).execute()
+    return run
+
+
+class SyncEngine:
+    batch_pusher_class: type[Pusher] = BatchPusher
+    single_task_pusher_class: type[Pusher] = SingleTaskPusher
+
+    def __init__(
+        self,
+        *,
+        run: SyncRun,
+        retry_errors: bool = False,
+        client: TodoistClient | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        progress: Callable[[str], None] | None = None,
+    ) -> None:
+        self.run = run
+        self.user_id = run.user_id
+        self.holder = run.job_id
+        self.retry_errors = retry_errors
+        self.client = client
+        self.sleep = sleep
+        self.progress = progress or (lambda line: None)
+        # The run row is the tally (reset: a redelivered job runs its SyncRun again).
+        for counter in (*COUNTED, "requests"):
+            setattr(run, counter, 0)
+        self.events = EventBuffer(user_id=run.user_id, job_id=run.job_id)
+        self.settler = Settler(run=run, events=self.events)
+        self.transport: Transport | None = None
+
+    @property
+    def pusher_class(self) -> type[Pusher]:
+        return self.batch_pusher_class if conf.TODOIST_USE_BATCH else self.single_task_pusher_class
+
+    # -- the run ---------------------------------------------------------------------------------
+
+    def execute(self) -> None:
+        run = self.run
+        run.state, run.started_at, run.lease_holder = SyncRun.State.RUNNING, timezone.now(), ""
+        run.save(update_fields=["state", "started_at", "lease_holder"])
+        state, summary, resume_at = SyncRun.State.SUCCEEDED, "", None
+        leased = False
+        try:
+            leased = self.take_lease()
+            if not leased:
+                raise RunStop(
+                    SyncRun.State.DEFERRED,
+                    "another sync of this user was running; this one was rescheduled",
+                    timezone.now() + timedelta(seconds=5),
+                )
+            run.lease_holder = self.holder
+            run.save(update_fields=["lease_holder"])
+            self.reap_lost_runs()
+            self.transport = self.connect()
+            scope = run.task_ids
+            for round_no in range(conf.TODOIST_MAX_ROUNDS):
+                self.settler.followups = set()
+                self.round(first=round_no == 0, task_ids=scope)
+                if not self.settler.followups:
+                    break
+                # Only tasks with a change left (a label after a reopen, a re-create) go again.
+                scope = sorted(self.settler.followups)
+        except RunStop as stop:
+            state, summary, resume_at = stop.state, stop.summary, stop.resume_at
+        except Exception as exc:
+            # A bug or a database failure: recorded on the run (never with secrets), then raised
+            # so the queue records the failure too.
+            self.events.flush()
+            self.finish(SyncRun.State.FAILED, f"internal error: {type(exc).__name__}")
+            if leased:
+                lease_release(user_id=self.user_id, holder=self.holder)
+            raise
+        self.events.flush()
+        if leased:
+            lease_release(user_id=self.user_id, holder=self.holder)
+        if state == SyncRun.State.SUCCEEDED and run.failed:
+            summary = summary or "; ".join(sorted(set(self.settler.errors))[:5])
+        self.schedule_follow_up(resume_at, summary)
+        self.finish(state, summary)
+
+    def take_lease(self) -> bool:
+        # A short wait covers the common case of a run that is just finishing.
+        for _ in range(20):
+            if lease_acquire(user_id=self.user_id, holder=self.holder):
+                return True
+            self.sleep(0.5)
+        return False
+
+    def reap_lost_runs(self) -> None:
+        """Holding the lease proves no other run of this user is alive: any still marked running
+        lost its worker, and says so instead of showing "running" forever. Likewise runs queued
+        long before this one: their job was lost with its worker."""
+        now = timezone.now()
+        others = SyncRun.objects.filter(user_id=self.user_id).exclude(pk=self.run.pk)
+        others.filter(state=SyncRun.State.RUNNING).update(
+            state=SyncRun.State.FAILED,
+            finished_at=now,
+            error_summary="the worker stopped before the run finished; a later run took over",
+        )
+        lost_before = now - timedelta(seconds=conf.TODOIST_QUEUED_STALE_SECONDS)
+        others.filter(state=SyncRun.State.QUEUED, queued_at__lt=lost_before).update(
+            state=SyncRun.State.FAILED,
+            finished_at=now,
+            error_summary="its job never reached a worker (lost); a later run took over",
+        )
+
+    def connect(self) -> Transport:
+        try:
+            token = todoist_token_for(user_id=self.user_id)
+        except NoTodoistToken as exc:
+            self.events.add(Level.ERROR, exc.detail)
+            raise RunStop(SyncRun.State.FAILED, exc.detail) from None
+        return Transport(
+            client=self.client or todoist_client(token=token),
+            budget_key=token_key(token),
+            run=self.run,
+            events=self.events,
+            sleep=self.sleep,
+            progress=self.progress,
+        )
+
+    def finish(self, state: str, summary: str) -> None:
+        run = self.run
+        run.state, run.finished_at, run.error_summary = state, timezone.now(), summary[:2000]
+        run.save()
+        self.progress(
+            f"done: {state}; created {run.created}, updated {run.updated}, "
+            f"closed {run.closed}, reopened {run.reopened}, unchanged {run.unchanged}, "
+            f"skipped {run.skipped}, failed {run.failed}; {run.requests} requests"
+        )
+
+    def schedule_follow_up(self, resume_at: datetime | None, summary: str) -> None:
+        if resume_at is not None:
+            schedule_sync(user_id=self.user_id, at=resume_at, reason=summary)
+        retry_at = selectors.earliest_retry_at(user_id=self.user_id)
+        if retry_at is not None:
+            schedule_sync(user_id=self.user_id, at=retry_at, reason="transient errors to retry")
+
+    # -- one round: decide, store the commands, send them ----------------------------------------
+
+    def round(self, *, first: bool, task_ids: list[int] | None) -> None:
+        """Decide, store and send one round; tasks with changes left go in the followups."""
+        decisions = sync_plan(
+            user_id=self.user_id,
+            chat_id=self.run.chat_id,
+            task_ids=task_ids,
+            retry_errors=self.retry_errors and first,
+        )
+        if first:
+            self.count_skips(decisions)
+        healed = [
+            d.mapping
+            for d in decisions
+            if d.action == Action.UNCHANGED and d.mapping.sync_state != State.SYNCED
+        ]
+        for mapping in healed:
+            self.settler.mark_synced(mapping, mapping.pushed)
+        invalid = [d for d in decisions if d.action == Action.INVALID]
+        for d in invalid:
+            self.settler.fail_invalid(d, user_id=self.user_id)
+        work = self.work_for(decisions)
+        mappings_save(healed + [d.mapping for d in invalid])
+        if not work:
+            return
+        self.progress(f"round: {len(work)} task(s) to push")
+        pusher = self.pusher_class(
+            transport=self.transport, settler=self.settler, user_id=self.user_id
+        )
+        pusher.push(work)
+
+    def count_skips(self, decisions: list[Decision]) -> None:
+        self.run.unchanged += sum(d.action == Action.UNCHANGED for d in decisions)
+        self.run.skipped += sum(d.action == Action.SKIP for d in decisions)
+        unknown = [d for d in decisions if d.skip == SkipReason.UNKNOWN_STATUS]
+        if unknown:
+            self.events.add(
+                Level.WARNING,
+                f"Skipped {len(unknown)} task(s) in a status the sync does not know.",
+                {"tasks": [{"id": d.task.id, "status": d.task.raw_status} for d in unknown[:100]]},
+            )
+
+    def work_for(self, decisions: list[Decision]) -> list[PushItem]:
+        """Turn decisions into commands (committed by the pusher before they leave)."""
+        planned = [d for d in decisions if d.plan is not None]
+        for d in planned:
+            if d.mapping is None:
+                d.mapping = TodoistTaskMap(
+                    user_id=self.user_id,
+                    local_task_id=d.task.id,
+                    request_id=str(uuid.uuid4()),
+                    sync_state=State.PENDING,
+                )
+            elif d.plan.create:
+                # The previous create is resolved (failed for good, or deleted in Todoist):
+                # a fresh uuid, since Todoist would not execute the old one again.
+                d.mapping.request_id = str(uuid.uuid4())
+                d.mapping.todoist_task_id = None
+        relabel = [d for d in planned if d.plan.set_blocked is not None]
+        labels, unread = self.transport.read_labels([d.mapping.todoist_task_id for d in relabel])
+        work, settled = [], []  # settled: decided here, without a request
+        for d in planned:
+            target = d.mapping.todoist_task_id
+            if d.plan.set_blocked is not None and target not in labels:
+                # Its labels could not be read (it is retried with backoff rather than marked
+                # synced with a stale label), or Todoist has no such active task.
+                error = unread.get(target) or TodoistNotFoundError(
+                    "not found among active Todoist tasks", status=404
+                )
+                self.settler.settle_error(
+                    d.task, d.mapping, error, achieved=d.plan.achieved, ok_add=False, remaining=[]
+                )
+                settled.append(d.mapping)
+                continue
+            commands = commands_for(d.plan, d.mapping, labels.get(target))
+            if not commands:  # e.g. the label was already as wanted
+                self.settler.mark_synced(d.mapping, d.plan.achieved)
+                settled.append(d.mapping)
+                continue
+            d.mapping.inflight = {"commands": commands, "achieved": d.plan.achieved}
+            work.append(PushItem(d.task, d.mapping, commands, d.plan.achieved))
+            if d.plan.deferred:
+                self.settler.followups.add(d.task.id)
+        for d in decisions:
+            if d.action == Action.RESEND:
+                commands = with_real_ids(d.mapping.inflight["commands"], d.mapping)
+                inflight = d.mapping.inflight["achieved"]
+                work.append(PushItem(d.task, d.mapping, commands, inflight, resend=True))
+        mappings_save(settled)
+        self.events.flush()
+        return work

@@ -1,0 +1,151 @@
+"""Starting runs: queueing the job, follow-up and safety-net schedules, and re-syncs."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.db.models import Model
+from django.utils import timezone
+from django_q.models import Schedule
+from django_q.tasks import async_task
+
+from todoist_sync import selectors
+from todoist_sync.conf import conf
+from todoist_sync.events import TOPIC
+from todoist_sync.models import SyncRun, TodoistTaskMap
+from todoist_sync.services.credentials import todoist_token_for
+from todoist_sync.task_model import get_task_model, task_contract
+
+logger = logging.getLogger(__name__)
+
+JOB_FUNC = "todoist_sync.tasks.sync_todoist"
+State = TodoistTaskMap.SyncState
+
+
+def queue_job(run: SyncRun) -> None:
+    """Hand a queued run to django-q2 (tests replace this seam to capture jobs)."""
+    async_task(
+        JOB_FUNC,
+        run.user_id,
+        chat_id=run.chat_id,
+        task_ids=run.task_ids,
+        job_id=run.job_id,
+        task_name=run.job_id,
+        group=TOPIC,
+    )
+
+
+def sync_enqueue(
+    *,
+    user: Any,
+    chat_id: int | None = None,
+    task_ids: Sequence[int] | None = None,
+    trigger: str = "api",
+) -> SyncRun:
+    """Queue a sync of the user (optionally one chat, or some tasks); answers its SyncRun.
+
+    A trigger while a run of the same scope is still queued joins that run. Raises
+    NoTodoistToken when the user has no token, so a caller never queues a job bound to fail.
+    """
+    todoist_token_for(user_id=user.pk)
+    if task_ids is None:
+        existing = selectors.queued_run(user_id=user.pk, chat_id=chat_id)
+        if existing is not None:
+            return existing
+    run = SyncRun.objects.create(
+        job_id=uuid.uuid4().hex,
+        user_id=user.pk,
+        chat_id=chat_id,
+        task_ids=list(task_ids) if task_ids is not None else None,
+        trigger=trigger,
+    )
+    # Never before the run row (and the change that caused it) is committed. Looked up at
+    # commit time, so a replaced `queue_job` is the one called.
+    transaction.on_commit(lambda: queue_job(run))
+    return run
+
+
+def schedule_sync(*, user_id: int, at: datetime, reason: str) -> None:
+    """One follow-up run of the user at `at` (django-q2 has no backoff of its own).
+
+    One ONCE schedule per user: an earlier time replaces a later one, never the other way.
+    """
+    name = f"todoist-sync-user-{user_id}"
+    with transaction.atomic():
+        existing = Schedule.objects.select_for_update().filter(name=name).first()
+        if existing is not None and existing.next_run and existing.next_run <= at:
+            return
+        Schedule.objects.update_or_create(
+            name=name,
+            defaults={
+                "func": JOB_FUNC,
+                "args": repr((user_id,)),
+                "kwargs": repr({"trigger": "retry", "q_options": {"group": TOPIC}}),
+                "schedule_type": Schedule.ONCE,
+                "repeats": -1,
+                "next_run": at,
+            },
+        )
+    logger.info("todoist sync of user %s scheduled at %s (%s)", user_id, at.isoformat(), reason)
+
+
+def safety_net_schedule(*, user_ids: Iterable[int] | None = None) -> int:
+    """A periodic run per user with something to sync, picking up anything missed."""
+    if user_ids is None:
+        user_ids = selectors.sync_user_ids()
+    count = 0
+    for user_id in user_ids:
+        Schedule.objects.update_or_create(
+            name=f"todoist-safety-net-user-{user_id}",
+            defaults={
+                "func": JOB_FUNC,
+                "args": repr((user_id,)),
+                "kwargs": repr({"trigger": "safety-net", "q_options": {"group": TOPIC}}),
+                "schedule_type": Schedule.MINUTES,
+                "minutes": conf.TODOIST_SAFETY_NET_MINUTES,
+                "repeats": -1,
+            },
+        )
+        count += 1
+    return count
+
+
+@transaction.atomic
+def tasks_resync(*, tasks: Iterable[Model], trigger: str = "admin") -> int:
+    """Clear the errors of these tasks' mappings (permanent ones too) and queue a sync of them;
+    unmapped ones are created. All or nothing: raises NoTodoistToken before clearing anything.
+
+    In-flight commands stay: a create is still re-sent with its own uuid, never duplicated.
+    """
+    owner = task_contract().owner_attname
+    by_user: dict[int, list[int]] = {}
+    for task in tasks:
+        by_user.setdefault(getattr(task, owner), []).append(task.pk)
+    for user_id in by_user:
+        todoist_token_for(user_id=user_id)
+    task_ids = [pk for pks in by_user.values() for pk in pks]
+    TodoistTaskMap.objects.filter(local_task_id__in=task_ids, sync_state=State.ERROR).update(
+        sync_state=State.PENDING,
+        error_permanent=False,
+        failed_fingerprint="",
+        attempts=0,
+        next_retry_at=None,
+        updated_at=timezone.now(),
+    )
+    users = get_user_model().objects.in_bulk(list(by_user))
+    for user_id, pks in by_user.items():
+        sync_enqueue(user=users[user_id], task_ids=pks, trigger=trigger)
+    return len(task_ids)
+
+
+def mappings_resync(*, mappings: Iterable[TodoistTaskMap], trigger: str = "admin") -> int:
+    """`tasks_resync` of these mappings' tasks."""
+    ids = [m.local_task_id for m in mappings]
+    tasks = get_task_model().objects.filter(pk__in=ids).only("id", task_contract().owner)
+    return tasks_resync(tasks=tasks, trigger=trigger)

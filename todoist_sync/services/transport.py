@@ -1,0 +1,144 @@
+"""Every request a run sends: paced by the token's budget, under the run's lease, and what an
+error that stops the run does. The pushers (`pushers.py`) send through one `Transport`."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from concurrent.futures import Future
+from datetime import datetime, timedelta
+from typing import TypeVar
+
+from django.utils import timezone
+
+from todoist_sync.conf import conf
+from todoist_sync.events import EventBuffer, Level
+from todoist_sync.exceptions import (
+    TodoistConfigurationError,
+    TodoistError,
+    TodoistRateLimitedError,
+)
+from todoist_sync.models import SyncRun
+from todoist_sync.services.coordination import lease_renew, rate_budget_acquire, rate_budget_block
+from todoist_sync.todoist import MAX_IDS_PER_QUERY, SyncResult, TodoistClient
+
+T = TypeVar("T")
+
+
+class RunStop(Exception):
+    """Ends the run early: the rest stays pending (its commands are stored) for a later run."""
+
+    def __init__(self, state: str, summary: str, resume_at: datetime | None = None) -> None:
+        super().__init__(summary)
+        self.state, self.summary, self.resume_at = state, summary, resume_at
+
+
+class Transport:
+    def __init__(
+        self,
+        *,
+        client: TodoistClient,
+        budget_key: str,
+        run: SyncRun,
+        events: EventBuffer,
+        sleep: Callable[[float], None],
+        progress: Callable[[str], None],
+    ) -> None:
+        self.client = client
+        self.budget_key = budget_key
+        self.run = run
+        self.user_id = run.user_id
+        self.holder = run.job_id
+        self.events = events
+        self.sleep = sleep
+        self.progress = progress
+        self.renewed_at = time.monotonic()
+
+    def send(self, call: Callable[[], T]) -> T:
+        """One request, within the rate budget; a 429 blocks the budget for everyone."""
+        self.acquire()
+        try:
+            return call()
+        except TodoistRateLimitedError as exc:
+            rate_budget_block(key=self.budget_key, seconds=exc.retry_after)
+            raise
+
+    def acquire(self) -> None:
+        """Take one request slot from the token's budget: sleep a short wait, stop on a long
+        one."""
+        while True:
+            wait = rate_budget_acquire(key=self.budget_key)
+            if wait <= 0:
+                break
+            if wait > conf.TODOIST_RATE_LIMIT_MAX_WAIT:
+                raise RunStop(
+                    SyncRun.State.DEFERRED,
+                    f"request budget spent; the rest resumes in {wait:.0f} s",
+                    timezone.now() + timedelta(seconds=wait),
+                )
+            self.progress(f"pacing: waiting {wait:.1f} s for the request budget")
+            lease_renew(user_id=self.user_id, holder=self.holder)
+            self.sleep(wait)
+        self.run.requests += 1
+
+    def renew_or_stop(self) -> None:
+        """Renew the lease once a third of it has passed (not on every batch)."""
+        if time.monotonic() - self.renewed_at < conf.TODOIST_LEASE_SECONDS / 3:
+            return
+        if not lease_renew(user_id=self.user_id, holder=self.holder):
+            raise RunStop(SyncRun.State.FAILED, "lost the sync lease (the run took too long)")
+        self.renewed_at = time.monotonic()
+
+    def stop_on(self, exc: TodoistError | None) -> None:
+        """End the whole run for an error that is not one task's fault."""
+        if exc is None or not exc.stops_run:
+            return
+        resume = None
+        data: dict = {"status": exc.status}
+        if exc.resume_after is not None:
+            resume = timezone.now() + timedelta(seconds=exc.resume_after)
+            data = {"retry_after": exc.resume_after, "resume_at": resume.isoformat()}
+        self.events.add(Level(exc.event_level), exc.run_event, data)
+        raise RunStop(exc.run_state, exc.run_summary, resume)
+
+    def sync_outcome(self, in_flight: Future) -> SyncResult | TodoistError:
+        """The answer of a `/sync` request sent on another thread, errors as values."""
+        try:
+            return in_flight.result()
+        except TodoistError as exc:
+            if isinstance(exc, TodoistRateLimitedError):
+                rate_budget_block(key=self.budget_key, seconds=exc.retry_after)
+            if exc.task_gone:
+                # /sync itself missing is a wrong base URL, not a deleted task.
+                return TodoistConfigurationError(
+                    "Todoist answered 404 for /sync: check TODOIST_API_URL", status=404
+                )
+            return exc
+
+    def read_labels(
+        self, todoist_ids: list[str]
+    ) -> tuple[dict[str, list[str]], dict[str, TodoistError]]:
+        """Current labels of these Todoist tasks, and the read errors by Todoist id."""
+        labels: dict[str, list[str]] = {}
+        failed: dict[str, TodoistError] = {}
+        for start in range(0, len(todoist_ids), MAX_IDS_PER_QUERY):
+            chunk = todoist_ids[start : start + MAX_IDS_PER_QUERY]
+            try:
+                found = self.send(lambda chunk=chunk: self.client.list_tasks(ids=chunk))
+            except TodoistError as exc:
+                self.stop_on(exc)
+                failed.update(dict.fromkeys(chunk, exc))
+                continue
+            labels.update({str(t["id"]): list(t.get("labels") or []) for t in found})
+        return labels, failed
+
+
+def stop_error(outcome: SyncResult | TodoistError) -> TodoistError | None:
+    """The error in a batch's outcome that ends the run (of the request or of one of its
+    commands), if any."""
+    if isinstance(outcome, TodoistError):
+        return outcome if outcome.stops_run else None
+    for status in outcome.sync_status.values():
+        if isinstance(status, TodoistError) and status.stops_run:
+            return status
+    return None
