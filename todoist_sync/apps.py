@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.apps import AppConfig
 from django.core import checks
-from django.db.models.signals import post_save
+from django.db.models.signals import post_migrate, post_save
 
 
 class TodoistSyncConfig(AppConfig):
@@ -19,4 +19,8 @@ class TodoistSyncConfig(AppConfig):
             checks.register(check)
         post_save.connect(
             signals.task_saved, sender=get_task_model(), dispatch_uid="todoist_sync.task_saved"
+        )
+        # The safety-net sweep schedule, on every migrate: nothing for an operator to remember.
+        post_migrate.connect(
+            signals.safety_net_installed, sender=self, dispatch_uid="todoist_sync.safety_net"
         )

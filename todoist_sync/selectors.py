@@ -142,6 +142,24 @@ def sync_user_ids() -> QuerySet:
     return get_task_model().objects.values_list(owner, flat=True).order_by(owner).distinct()
 
 
+def safety_net_user_ids() -> QuerySet:
+    """Users with tasks and a token source: their own, or the shared one where it is set."""
+    ids = sync_user_ids()
+    if conf.TODOIST_API_TOKEN:
+        return ids
+    return ids.filter(**{f"{task_contract().owner}__todoist_credential__isnull": False})
+
+
+def users_with_active_run(*, user_ids: Iterable[int]) -> set[int]:
+    """Of these users, those with a run running, or queued recently enough to be alive."""
+    fresh_since = timezone.now() - timedelta(seconds=conf.TODOIST_QUEUED_STALE_SECONDS)
+    active = Q(state=SyncRun.State.RUNNING) | Q(
+        state=SyncRun.State.QUEUED, queued_at__gte=fresh_since
+    )
+    runs = SyncRun.objects.filter(active, user_id__in=list(user_ids))
+    return set(runs.values_list("user_id", flat=True).distinct())
+
+
 def sync_users() -> QuerySet:
     """Users with any task, by name."""
     user_model = get_user_model()

@@ -11,7 +11,8 @@ later save in the same transaction registers a new one), so no change is swallow
 reading Django's private list of pending callbacks.
 
 Not covered (Django sends no post_save for them): `QuerySet.update()` and `bulk_create()`; the
-periodic safety-net run (`manage.py todoist_schedules`) picks those changes up.
+periodic safety-net sweep picks those changes up. Its schedule is installed by
+`safety_net_installed`, a post_migrate receiver.
 """
 
 from __future__ import annotations
@@ -91,3 +92,8 @@ def task_saved(sender: Any, instance: Any, raw: bool = False, using: str = "defa
             user_id,
             type(exc).__name__,
         )
+
+
+def safety_net_installed(sender: Any, using: str = DEFAULT_DB_ALIAS, **kwargs: Any) -> None:
+    """post_migrate receiver of this app: install (or update) the safety-net sweep schedule."""
+    services.safety_net_install(using=using)

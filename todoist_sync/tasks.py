@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from todoist_sync import services
+from todoist_sync.services import safety_net
 
 
 def sync_todoist(
@@ -20,3 +21,13 @@ def sync_todoist(
         user_id=user_id, chat_id=chat_id, task_ids=task_ids, job_id=job_id, trigger=trigger
     )
     return {"job_id": run.job_id, "state": run.state, "failed": run.failed}
+
+
+def safety_net_sweep() -> dict[str, Any]:
+    """The periodic safety-net sweep (one schedule for everyone, installed on migrate)."""
+    return {"users": safety_net.safety_net_sweep()}
+
+
+def safety_net_slice(user_ids: list[int]) -> dict[str, Any]:
+    """One slice of a sweep: queue a run of each of these users not already queued or running."""
+    return {"queued": safety_net.safety_net_slice(user_ids=user_ids)}

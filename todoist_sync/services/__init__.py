@@ -3,7 +3,8 @@
 Every caller (the django-q2 job, the API, the admin action, the management command) goes through
 these functions, so they cannot drift apart. One module a responsibility:
 
-- `runs`: queueing the job, follow-up and safety-net schedules, re-syncs;
+- `runs`: queueing the job, follow-up schedules, re-syncs;
+- `safety_net`: the one periodic sweep that reaches every user;
 - `engine`: one run of one user, from the lease to the summary, in rounds;
 - `planning`: what each task needs, and the `/sync` commands that do it;
 - `pushers` and `transport`: sending them, paced and under the lease;
@@ -33,10 +34,14 @@ from todoist_sync.services.engine import SyncEngine, sync_run_execute
 from todoist_sync.services.planning import Action, Decision, sync_plan
 from todoist_sync.services.runs import (
     mappings_resync,
-    safety_net_schedule,
     schedule_sync,
     sync_enqueue,
     tasks_resync,
+)
+from todoist_sync.services.safety_net import (
+    safety_net_install,
+    safety_net_slice,
+    safety_net_sweep,
 )
 
 __all__ = [
@@ -50,7 +55,9 @@ __all__ = [
     "mappings_resync",
     "rate_budget_acquire",
     "rate_budget_block",
-    "safety_net_schedule",
+    "safety_net_install",
+    "safety_net_slice",
+    "safety_net_sweep",
     "schedule_sync",
     "sync_enqueue",
     "sync_plan",

@@ -16,7 +16,6 @@ from django_q.models import Schedule
 from django_q.tasks import async_task
 
 from todoist_sync import selectors
-from todoist_sync.conf import conf
 from todoist_sync.events import TOPIC
 from todoist_sync.models import SyncRun, TodoistTaskMap
 from todoist_sync.services.credentials import todoist_token_for
@@ -93,27 +92,6 @@ def schedule_sync(*, user_id: int, at: datetime, reason: str) -> None:
             },
         )
     logger.info("todoist sync of user %s scheduled at %s (%s)", user_id, at.isoformat(), reason)
-
-
-def safety_net_schedule(*, user_ids: Iterable[int] | None = None) -> int:
-    """A periodic run per user with something to sync, picking up anything missed."""
-    if user_ids is None:
-        user_ids = selectors.sync_user_ids()
-    count = 0
-    for user_id in user_ids:
-        Schedule.objects.update_or_create(
-            name=f"todoist-safety-net-user-{user_id}",
-            defaults={
-                "func": JOB_FUNC,
-                "args": repr((user_id,)),
-                "kwargs": repr({"trigger": "safety-net", "q_options": {"group": TOPIC}}),
-                "schedule_type": Schedule.MINUTES,
-                "minutes": conf.TODOIST_SAFETY_NET_MINUTES,
-                "repeats": -1,
-            },
-        )
-        count += 1
-    return count
 
 
 @transaction.atomic

@@ -1,0 +1,98 @@
+"""The safety net: one periodic sweep that queues a run of every user the sync can reach.
+
+Sync on change misses what Django sends no signal for (`QuerySet.update()`, `bulk_create()`, a
+lost job). One django-q2 schedule, installed on every `migrate` (a `post_migrate` receiver), so
+an operator has nothing to remember and users added later are covered: each sweep reads who
+has a token source now. The sweep spreads the users over its interval in slices, one ONCE
+schedule a slice, so a thousand users do not all queue at the same second; a user whose run is
+queued or running is skipped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from django.contrib.auth import get_user_model
+from django.utils import timezone
+from django_q.models import Schedule
+
+from todoist_sync import selectors
+from todoist_sync.conf import conf
+from todoist_sync.events import TOPIC
+from todoist_sync.exceptions import NoTodoistToken
+from todoist_sync.services.runs import sync_enqueue
+
+SWEEP_SCHEDULE = "todoist-safety-net"
+SWEEP_FUNC = "todoist_sync.tasks.safety_net_sweep"
+SLICE_SCHEDULE_PREFIX = "todoist-safety-net-slice-"
+SLICE_FUNC = "todoist_sync.tasks.safety_net_slice"
+# The per-user schedules of earlier versions, replaced by the one sweep.
+LEGACY_SCHEDULE_PREFIX = "todoist-safety-net-user-"
+# django-q2's scheduler looks at its schedules about every 30 seconds: finer slices would fire
+# together anyway.
+SCHEDULER_TICK_SECONDS = 30
+
+
+def safety_net_install(*, using: str | None = None) -> Schedule:
+    """Create or update the one periodic sweep (idempotent), and drop per-user schedules."""
+    schedules = Schedule.objects.using(using) if using else Schedule.objects
+    schedules.filter(name__startswith=LEGACY_SCHEDULE_PREFIX).delete()
+    schedule, _ = schedules.update_or_create(
+        name=SWEEP_SCHEDULE,
+        defaults={
+            "func": SWEEP_FUNC,
+            "args": None,
+            "kwargs": repr({"q_options": {"group": TOPIC}}),
+            "schedule_type": Schedule.MINUTES,
+            "minutes": conf.TODOIST_SAFETY_NET_MINUTES,
+            "repeats": -1,
+        },
+    )
+    return schedule
+
+
+def safety_net_sweep(*, now: datetime | None = None) -> int:
+    """Queue a safety-net run of every user with a token source, spread over the interval:
+    the first slice now, each later one by its own ONCE schedule. Answers the users covered."""
+    now = now or timezone.now()
+    user_ids = list(selectors.safety_net_user_ids())
+    interval = conf.TODOIST_SAFETY_NET_MINUTES * 60
+    total = len(user_ids)
+    count = min(total, max(1, interval // SCHEDULER_TICK_SECONDS))
+    # Even slices (sizes differ by one at most), one per step of the interval.
+    slices = [user_ids[n * total // count : (n + 1) * total // count] for n in range(count)]
+    step = interval / max(count, 1)
+    for number, user_slice in enumerate(slices[1:], 1):
+        Schedule.objects.update_or_create(
+            name=f"{SLICE_SCHEDULE_PREFIX}{number}",
+            defaults={
+                "func": SLICE_FUNC,
+                "args": repr((user_slice,)),
+                "kwargs": repr({"q_options": {"group": TOPIC}}),
+                "schedule_type": Schedule.ONCE,
+                "repeats": -1,
+                "next_run": now + timedelta(seconds=number * step),
+            },
+        )
+    # Slices of a bigger sweep that have not fired: this sweep covers their users.
+    stale = Schedule.objects.filter(name__startswith=SLICE_SCHEDULE_PREFIX)
+    stale.exclude(name__in=[f"{SLICE_SCHEDULE_PREFIX}{n}" for n in range(1, len(slices))]).delete()
+    if slices:
+        safety_net_slice(user_ids=slices[0])
+    return len(user_ids)
+
+
+def safety_net_slice(*, user_ids: Sequence[int]) -> int:
+    """Queue a safety-net run of each of these users, unless one is queued or running.
+    Answers how many were queued."""
+    busy = selectors.users_with_active_run(user_ids=user_ids)
+    users = get_user_model().objects.in_bulk([pk for pk in user_ids if pk not in busy])
+    queued = 0
+    for user in users.values():
+        try:
+            sync_enqueue(user=user, trigger="safety-net")
+        except NoTodoistToken:  # disconnected since the sweep read the users: nothing to do
+            continue
+        queued += 1
+    return queued
