@@ -76,7 +76,7 @@ def test_create_answers_the_full_task(sim: Simulator, http: requests.Session) ->
         "lang": "en",
     }
     assert task["labels"] == ["work"]
-    assert task["project_id"] == "inbox"
+    assert task["project_id"] == sim.inbox_id("alice")  # the account's Inbox by default
     assert task["checked"] is False and task["is_deleted"] is False
     assert task["completed_at"] is None and task["added_at"].endswith("Z")
     assert "unknown_field" not in task
@@ -374,7 +374,13 @@ def test_sync_batch_with_mixed_results(sim: Simulator, http: requests.Session) -
     assert status["c1"] == "ok" and status["c4"] == "ok" and status["c5"] == "ok"
     assert status["c2"]["http_code"] == 400
     assert status["c2"]["error_extra"]["argument"] == "content"
-    assert status["c3"]["http_code"] == 404 and status["c3"]["error_tag"] == "NOT_FOUND"
+    assert status["c3"] == {
+        "error": "Item not found",
+        "error_code": 22,
+        "error_tag": "ITEM_NOT_FOUND",
+        "http_code": 404,
+        "error_extra": {},
+    }
     assert status["c6"]["http_code"] == 400
     assert set(status["c2"]) == {"error", "error_code", "error_tag", "http_code", "error_extra"}
     assert list(answer["temp_id_mapping"]) == ["tmp-1"]
@@ -601,11 +607,16 @@ def test_stats_count_requests_by_kind(sim: Simulator, http: requests.Session) ->
         "update": 1,
         "close": 1,
         "reopen": 1,
+        "move": 0,
         "get": 1,
         "list": 1,
         "delete": 1,
         "sync": 1,
         "user": 2,
+        "projects": 0,
+        "project_create": 0,
+        "project_get": 0,
+        "project_delete": 0,
         "unknown": 0,
     }
     assert stats["sync_commands_executed"] == 1

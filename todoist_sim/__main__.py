@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from todoist_sim.server import main
+from todoist_sim.cli import main
 
 if __name__ == "__main__":
     raise SystemExit(main())

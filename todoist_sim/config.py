@@ -28,8 +28,18 @@ class SimConfig:
     # Per-token sliding-window limit; None disables it.
     request_limit: int | None = None
     limit_window_seconds: float = 60.0
-    # Whether a replayed item_add (same command uuid) answers its temp_id mapping again.
+    # Whether a replayed item_add/project_add (same command uuid) answers its temp_id mapping
+    # again, and lets later commands of that request use the temp_id. Unverified for Todoist.
     replay_temp_id_mapping: bool = True
+    # Whether mutating REST task calls replay a remembered answer for a repeated X-Request-Id.
+    # Todoist API v1 ignores X-Request-Id (Doist's SDK 3.0.0 changelog), so False is real.
+    request_id_dedupe: bool = True
+    # Active (not completed, not deleted) tasks one project may hold; Todoist: 300 on every plan.
+    # None disables the check.
+    project_task_cap: int | None = None
+    # Longest POST body accepted, in raw bytes received; Todoist: 1 MiB. None disables it
+    # (the HTTP layer still refuses bodies over 16 MiB).
+    max_body_bytes: int | None = None
     # Seeds fault draws and generated ids, so single-threaded runs are reproducible.
     seed: int | None = None
 
@@ -61,13 +71,38 @@ class SimConfig:
             raise ValueError("request_limit must be null or an integer >= 1")
         if not _is_number(self.limit_window_seconds) or self.limit_window_seconds <= 0:
             raise ValueError("limit_window_seconds must be a number > 0")
-        if not isinstance(self.replay_temp_id_mapping, bool):
-            raise ValueError("replay_temp_id_mapping must be a boolean")
+        for name in ("replay_temp_id_mapping", "request_id_dedupe"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name} must be a boolean")
+        for name in ("project_task_cap", "max_body_bytes"):
+            value = getattr(self, name)
+            if value is not None and (not _is_int(value) or value < 1):
+                raise ValueError(f"{name} must be null or an integer >= 1")
         if self.seed is not None and not _is_int(self.seed):
             raise ValueError("seed must be null or an integer")
 
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+    def worst_case(self) -> SimConfig:
+        """This config with `WORST_CASE` applied on top."""
+        return self.updated(**WORST_CASE)
+
+
+# Where Todoist's behaviour is known these are its values; where it is undocumented, the worst
+# plausible one. The defaults above are still the kind ones the sync engine relies on today;
+# `python -m todoist_sim --worst-case`, `Simulator(worst_case=True)` or
+# `POST /__sim__/config` with these fields switch to this set.
+WORST_CASE: dict[str, Any] = {
+    # Todoist v1 ignores X-Request-Id: a retried POST /tasks creates a second task.
+    "request_id_dedupe": False,
+    # 300 active tasks per project on every plan; the 301st answers 403 MAX_ITEMS_LIMIT_REACHED.
+    "project_task_cap": 300,
+    # 1 MiB per POST body (documented); the status of a longer one is not (413 assumed).
+    "max_body_bytes": 1024 * 1024,
+    # Undocumented: a replayed item_add answers "ok" with no temp_id_mapping entry.
+    "replay_temp_id_mapping": False,
+}
 
 
 def _is_number(value: object) -> bool:

@@ -1,10 +1,12 @@
-"""HTTP server, in-process `Simulator` and CLI of the local Todoist API v1 simulator.
+"""HTTP server and in-process `Simulator` of the local Todoist API v1 simulator.
 
 This is NOT Todoist. It is a small stand-in that speaks a subset of Todoist's API v1
-(tasks REST endpoints, /user and /sync item commands) on a loopback address, so demos,
-end-to-end tests, fault soaks and benchmarks never touch the real service. Faults
-(latency, 5xx, 429, lost answers, a per-token request window) are switchable at
-runtime through `Simulator.configure()` or `POST /__sim__/config`.
+(tasks and projects REST endpoints, /user, and /sync commands and incremental reads) on a
+loopback address, so demos, end-to-end tests, fault soaks and benchmarks never touch the
+real service. Faults (latency, 5xx, 429, lost answers, a per-token request window) and
+Todoist's limits (see `config.WORST_CASE`) are switchable at runtime through
+`Simulator.configure()` or `POST /__sim__/config`; `control` lists the control endpoints,
+`cli` the command line.
 
 Standard library only. Token values are never printed or logged; at most their last
 4 characters appear, inside default account names.
@@ -12,11 +14,8 @@ Standard library only. Token values are never printed or logged; at most their l
 
 from __future__ import annotations
 
-import argparse
 import ipaddress
 import json
-import os
-import signal
 import socket
 import sys
 import threading
@@ -29,16 +28,10 @@ from typing import Any, TextIO
 from urllib.parse import urlsplit
 
 from todoist_sim.config import SimConfig
-from todoist_sim.store import (
-    API_PREFIX,
-    ApiError,
-    Outcome,
-    SimState,
-    account_names,
-    invalid,
-)
+from todoist_sim.control import CONTROL_PREFIX, handle_control
+from todoist_sim.store import API_PREFIX, ApiError, Outcome, SimState, account_names
 
-CONTROL_PREFIX = "/__sim__"
+# The HTTP layer never reads more than this; `SimConfig.max_body_bytes` is the API's limit.
 MAX_BODY_BYTES = 16 * 1024 * 1024
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
@@ -156,7 +149,7 @@ class _Handler(BaseHTTPRequestHandler):
         state = self.server.state
         try:
             if path == CONTROL_PREFIX or path.startswith(CONTROL_PREFIX + "/"):
-                outcome = self._control(path, body)
+                outcome = handle_control(self.server.state, self.command, path, body)
             elif path == API_PREFIX or path.startswith(API_PREFIX + "/"):
                 latency_ms = state.config.latency_ms
                 if latency_ms > 0:
@@ -210,7 +203,8 @@ class _Handler(BaseHTTPRequestHandler):
     def _refuse(self, status: int, message: str) -> None:
         # The unread body would be parsed as the next request; close instead.
         self.close_connection = True
-        error = ApiError(status, "INVALID_REQUEST", status, message)
+        tag = "REQUEST_TOO_LARGE" if status == 413 else "INVALID_REQUEST"
+        error = ApiError(status, tag, status, message)
         self._send(Outcome(status, _dumps(error.body()), {"Connection": "close"}))
 
     def _send(self, outcome: Outcome) -> None:
@@ -227,36 +221,13 @@ class _Handler(BaseHTTPRequestHandler):
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
 
-    def _control(self, path: str, body: bytes) -> Outcome:
-        state = self.server.state
-        method = self.command
-        if path == "/__sim__/state" and method == "GET":
-            return Outcome(200, _dumps(state.state()))
-        if path == "/__sim__/stats" and method == "GET":
-            return Outcome(200, _dumps(state.snapshot_stats()))
-        if path == "/__sim__/config" and method == "GET":
-            return Outcome(200, _dumps(state.config.as_dict()))
-        if path == "/__sim__/config" and method == "POST":
-            try:
-                changes = json.loads(body or b"{}")
-                if not isinstance(changes, dict):
-                    raise ValueError("expected a JSON object of config fields")
-                config = state.configure(**changes)
-            except (ValueError, TypeError) as exc:
-                return Outcome(400, _dumps(invalid("config", str(exc)).body()))
-            return Outcome(200, _dumps(config.as_dict()))
-        if path == "/__sim__/reset" and method == "POST":
-            state.reset()
-            return Outcome(200, _dumps({"reset": True}))
-        error = ApiError(404, "NOT_FOUND", 404, f"No control endpoint {method} {path}")
-        return Outcome(404, _dumps(error.body()))
-
 
 class Simulator:
     """A local Todoist API v1 simulator (NOT Todoist) serving from a daemon thread.
 
     `tokens` is either {account name: token} or a list of tokens (accounts are then
-    named "user-<last 4 chars>"). Each token is its own account with its own tasks.
+    named "user-<last 4 chars>"). Each token is its own account with its own Inbox,
+    projects and tasks. `worst_case=True` applies `config.WORST_CASE` over `config`.
     """
 
     def __init__(
@@ -269,6 +240,7 @@ class Simulator:
         allow_remote: bool = False,
         verbose: bool = False,
         log_stream: TextIO | None = None,
+        worst_case: bool = False,
     ) -> None:
         if not is_loopback_host(host) and not allow_remote:
             raise ValueError(
@@ -277,7 +249,10 @@ class Simulator:
             )
         self.host = host
         self._requested_port = port
-        self._state = SimState(config or SimConfig(), account_names(tokens))
+        config = config or SimConfig()
+        if worst_case:
+            config = config.worst_case()
+        self._state = SimState(config, account_names(tokens))
         self._verbose = verbose
         self._log_stream = log_stream if log_stream is not None else sys.stderr
         self._server: _Server | None = None
@@ -360,6 +335,13 @@ class Simulator:
         """All tasks of one account, including checked and deleted ones (copies)."""
         return self._state.all_tasks(account_or_token)
 
+    def projects(self, account_or_token: str) -> list[dict[str, Any]]:
+        """All projects of one account, the Inbox first, including deleted ones (copies)."""
+        return self._state.all_projects(account_or_token)
+
+    def inbox_id(self, account_or_token: str) -> str:
+        return self._state.find_account(account_or_token).inbox_id
+
     def stats(self) -> dict[str, Any]:
         return self._state.snapshot_stats()
 
@@ -374,138 +356,30 @@ class Simulator:
         """Forget all tasks, dedupe memory, limit windows and stats (accounts stay)."""
         self._state.reset()
 
+    # ----- acting as a person in the Todoist app -------------------------------
 
-# ----- CLI -------------------------------------------------------------------
+    def person_task(
+        self, account_or_token: str, task_id: str, action: str = "update", **fields: Any
+    ) -> dict[str, Any]:
+        """Change one task as a person would in Todoist; answer the task afterwards.
 
+        action: "update" (content, description, priority, due as "YYYY-MM-DD", a due object or
+        None, labels), "complete", "reopen", "delete", or "move" (project_id=...). Raises
+        `ApiError` (404 unknown task/project, 400 bad field, 403 full project) or KeyError
+        (unknown account).
+        """
+        return self._state.person_task(account_or_token, task_id, action, **fields)
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m todoist_sim",
-        description=(
-            "Local Todoist API v1 simulator for demos and tests. It is NOT Todoist: "
-            "nothing is sent to Todoist and all data lives in memory."
-        ),
-    )
-    parser.add_argument("--host", default=DEFAULT_HOST, help="default: %(default)s")
-    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="0 picks a free port")
-    parser.add_argument(
-        "--token",
-        action="append",
-        default=[],
-        help="accepted bearer token (repeatable); its account is named user-<last 4 chars>",
-    )
-    parser.add_argument(
-        "--account",
-        action="append",
-        default=[],
-        metavar="NAME=TOKEN",
-        help="accepted token with an explicit account name (repeatable)",
-    )
-    parser.add_argument("--latency-ms", type=float, default=0)
-    parser.add_argument("--error-rate", type=float, default=0.0)
-    parser.add_argument("--error-status", type=int, default=503)
-    parser.add_argument("--lost-answer-rate", type=float, default=0.0)
-    parser.add_argument("--rate-limit-429-rate", type=float, default=0.0)
-    parser.add_argument("--retry-after-seconds", type=int, default=1)
-    parser.add_argument("--request-limit", type=int, default=None)
-    parser.add_argument("--limit-window-seconds", type=float, default=60.0)
-    parser.add_argument(
-        "--no-replay-temp-id-mapping",
-        action="store_true",
-        help="omit temp_id_mapping when a /sync item_add uuid is replayed",
-    )
-    parser.add_argument("--seed", type=int, default=None)
-    parser.add_argument("--verbose", action="store_true", help="log one line per request")
-    parser.add_argument(
-        "--allow-remote",
-        action="store_true",
-        help="allow binding to a non-loopback address (off by default for safety)",
-    )
-    return parser
+    def person_add_task(
+        self, account_or_token: str, content: str, project_id: str | None = None, **fields: Any
+    ) -> dict[str, Any]:
+        """Add a task as a person would (default: the Inbox)."""
+        return self._state.person_add_task(account_or_token, content, project_id, **fields)
 
+    def person_add_project(self, account_or_token: str, name: str, **fields: Any) -> dict[str, Any]:
+        """Create a project as a person would."""
+        return self._state.person_add_project(account_or_token, name, **fields)
 
-def _cli_tokens(parser: argparse.ArgumentParser, args: argparse.Namespace) -> dict[str, str]:
-    plain = list(args.token)
-    # Tokens in the environment stay out of `ps` output.
-    plain += [t.strip() for t in os.environ.get("TODOIST_SIM_TOKENS", "").split(",") if t.strip()]
-    named: dict[str, str] = {}
-    for item in args.account:
-        name, sep, token = item.partition("=")
-        if not sep or not name or not token:
-            parser.error("--account expects NAME=TOKEN")
-        named[name] = token
-    try:
-        merged = account_names(plain) if plain else {}
-        for name, token in named.items():
-            if name in merged:
-                parser.error(f"account name {name!r} given twice")
-            merged[name] = token
-        return account_names(merged)
-    except ValueError as exc:
-        parser.error(str(exc))
-        raise  # unreachable: parser.error exits
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Run the simulator until SIGINT/SIGTERM; answer the process exit status."""
-    parser = _parser()
-    args = parser.parse_args(argv)
-    if not is_loopback_host(args.host) and not args.allow_remote:
-        parser.error(
-            f"refusing to listen on non-loopback host {args.host!r}; "
-            "pass --allow-remote if you really mean it"
-        )
-    tokens = _cli_tokens(parser, args)
-    try:
-        config = SimConfig(
-            latency_ms=args.latency_ms,
-            error_rate=args.error_rate,
-            error_status=args.error_status,
-            lost_answer_rate=args.lost_answer_rate,
-            rate_limit_429_rate=args.rate_limit_429_rate,
-            retry_after_seconds=args.retry_after_seconds,
-            request_limit=args.request_limit,
-            limit_window_seconds=args.limit_window_seconds,
-            replay_temp_id_mapping=not args.no_replay_temp_id_mapping,
-            seed=args.seed,
-        )
-        config.validate()
-    except ValueError as exc:
-        parser.error(str(exc))
-
-    sim = Simulator(
-        config,
-        tokens,
-        args.host,
-        args.port,
-        allow_remote=args.allow_remote,
-        verbose=args.verbose,
-        log_stream=sys.stderr,
-    )
-    try:
-        sim.start()
-    except OSError as exc:
-        print(f"todoist_sim: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
-        return 1
-
-    stop = threading.Event()
-    previous: dict[int, Any] = {}
-    # Signal handlers can only be installed from the main thread (a management command
-    # normally runs there; elsewhere Ctrl-C still arrives as KeyboardInterrupt).
-    if threading.current_thread() is threading.main_thread():
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            previous[signum] = signal.signal(signum, lambda *_: stop.set())
-    print(
-        f"{BANNER_PREFIX}; serving {sim.url} for accounts: {', '.join(sim.accounts)}",
-        flush=True,
-    )
-    try:
-        while not stop.wait(0.2):
-            pass
-    except KeyboardInterrupt:
-        pass
-    finally:
-        sim.stop()
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
-    return 0
+    def person_delete_project(self, account_or_token: str, project_id: str) -> dict[str, Any]:
+        """Delete a project as a person would; its tasks are deleted with it."""
+        return self._state.person_delete_project(account_or_token, project_id)
