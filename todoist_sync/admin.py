@@ -21,7 +21,7 @@ from django.contrib import admin, messages
 from django.contrib.admin.utils import model_ngettext
 from django.contrib.auth import get_user_model
 from django.db import transaction
-from django.db.models import Model, QuerySet
+from django.db.models import Count, Model, Q, QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
@@ -30,7 +30,13 @@ from django.utils.translation import gettext_lazy as _
 
 from todoist_sync import services
 from todoist_sync.exceptions import NoTodoistToken, TodoistSyncError
-from todoist_sync.models import SyncRun, TodoistCredential, TodoistTaskMap
+from todoist_sync.models import (
+    SyncRun,
+    TodoistChatProject,
+    TodoistCredential,
+    TodoistProject,
+    TodoistTaskMap,
+)
 from todoist_sync.task_model import get_task_model, task_contract
 
 
@@ -146,6 +152,8 @@ MAPPING_DETAIL_FIELDS = [
     "sync_state",
     "error_permanent",
     "last_error",
+    "waiting_reason",
+    "project",
     "attempts",
     "next_retry_at",
     "last_synced_at",
@@ -187,20 +195,34 @@ class TodoistTaskMapAdmin(OwnRowsAdminMixin, ReadOnlyDetailMixin, admin.ModelAdm
         "attempts",
         "next_retry_at",
         short_error,
+        "waiting_reason",
     ]
     list_filter = [
         "sync_state",
         "error_permanent",
+        ("project", admin.RelatedOnlyFieldListFilter),
         ("user", admin.RelatedOnlyFieldListFilter),
     ]
-    search_fields = ["local_task__title", "=todoist_task_id"]
+    search_fields = ["=todoist_task_id"]  # and the task's title: get_search_fields
     list_select_related = ["local_task", "user"]
     # The full count is one more COUNT(*) over a table that can hold a row per task.
     show_full_result_count = False
     fields = MAPPING_DETAIL_FIELDS
     actions = [resync_mappings]
 
-    @admin.display(description=_("task"), ordering="local_task__title")
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # The host names its title field (TodoistSync.title): sort the task column by it.
+        type(self).task_link.admin_order_field = self.task_title_lookup()
+
+    @staticmethod
+    def task_title_lookup() -> str:
+        return f"local_task__{task_contract().title}"
+
+    def get_search_fields(self, request: HttpRequest) -> list[str]:
+        return [self.task_title_lookup(), *self.search_fields]
+
+    @admin.display(description=_("task"))
     def task_link(self, obj: TodoistTaskMap) -> str:
         opts = get_task_model()._meta
         url = reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[obj.local_task_id])
@@ -235,6 +257,57 @@ class TodoistTaskMapInline(admin.TabularInline):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+# -- projects ------------------------------------------------------------------------------------
+
+
+@admin.register(TodoistProject)
+class TodoistProjectAdmin(OwnRowsAdminMixin, ReadOnlyDetailMixin, admin.ModelAdmin):
+    """The projects tasks go to; a full one shows how many tasks wait for room."""
+
+    owner_field = "account__user"
+    list_display = [
+        "name",
+        "owner",
+        "todoist_project_id",
+        "full_since",
+        "waiting",
+        "refused_reason",
+    ]
+    list_filter = [("full_since", admin.EmptyFieldListFilter)]
+    search_fields = ["name", "=todoist_project_id"]
+    list_select_related = ["account__user"]
+    fields = ["account", "name", "todoist_project_id", "full_since", "refused_reason"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        waiting = Count("mappings", filter=~Q(mappings__waiting_reason=""))
+        return super().get_queryset(request).annotate(waiting_count=waiting)
+
+    @admin.display(description=_("user"), ordering="account__user")
+    def owner(self, obj: TodoistProject) -> Any:
+        return obj.account.user
+
+    @admin.display(description=_("tasks waiting"), ordering="waiting_count")
+    def waiting(self, obj: TodoistProject) -> int:
+        return obj.waiting_count
+
+
+@admin.register(TodoistChatProject)
+class TodoistChatProjectAdmin(OwnRowsAdminMixin, admin.ModelAdmin):
+    """Which Todoist project a chat's tasks go to; a change moves them at the next sync."""
+
+    list_display = ["chat_id", "user", "project_name", "updated_at"]
+    search_fields = ["project_name", "=chat_id"]
+    list_select_related = ["user"]
+    raw_id_fields = ["user"]
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        try:  # the sync that moves the chat's open tasks
+            services.sync_enqueue(user=obj.user, chat_id=obj.chat_id, trigger="admin")
+        except NoTodoistToken as exc:
+            self.message_user(request, exc.detail, messages.WARNING)
 
 
 # -- runs ----------------------------------------------------------------------------------------

@@ -16,12 +16,15 @@ from drf_spectacular.utils import (
 from rest_framework import status
 from rest_framework.exceptions import NotFound
 from rest_framework.parsers import JSONParser
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from todoist_sync import selectors, services
 from todoist_sync.api.serializers import (
+    ChatProjectInputSerializer,
+    ChatProjectOutputSerializer,
     DetailSerializer,
     SyncRunOutputSerializer,
     SyncStatusOutputSerializer,
@@ -33,7 +36,7 @@ from todoist_sync.api.serializers import (
     TokenErrorSerializer,
 )
 from todoist_sync.exceptions import TodoistSyncError
-from todoist_sync.models import TodoistCredential
+from todoist_sync.models import SyncRun, TodoistCredential
 
 RECENT_ERRORS_LIMIT = 20
 
@@ -46,6 +49,8 @@ def error_response(exc: TodoistSyncError) -> Response:
 
 
 class SyncTriggerApi(APIView):
+    # Whatever the host's REST_FRAMEWORK defaults: an anonymous caller has no tasks to sync.
+    permission_classes = [IsAuthenticated]
     parser_classes = [JSONParser]
 
     @extend_schema(
@@ -77,6 +82,8 @@ class SyncTriggerApi(APIView):
 
 
 class SyncStatusApi(APIView):
+    permission_classes = [IsAuthenticated]
+
     @extend_schema(
         operation_id="todoist_sync_status",
         summary="How your sync to Todoist stands",
@@ -112,12 +119,14 @@ class SyncStatusApi(APIView):
                 ),
                 "last_run": selectors.latest_run(user_id=user_id),
                 "running": selectors.run_in_progress(user_id=user_id),
+                "blocked": selectors.waiting_by_project(user_id=user_id),
             }
         )
         return Response(output.data)
 
 
 class TodoistTokenApi(APIView):
+    permission_classes = [IsAuthenticated]
     # The user's own Todoist token: connect (checked with Todoist first), inspect, disconnect.
     parser_classes = [JSONParser]
 
@@ -176,3 +185,57 @@ class TodoistTokenApi(APIView):
                 "verified_at": credential.verified_at if credential else None,
             }
         ).data
+
+
+class ChatProjectApi(APIView):
+    permission_classes = [IsAuthenticated]
+    """The Todoist project a chat's tasks go to."""
+
+    parser_classes = [JSONParser]
+
+    @extend_schema(
+        operation_id="todoist_chat_project_get",
+        summary="The Todoist project a chat's tasks go to",
+        responses={200: ChatProjectOutputSerializer, 404: DetailSerializer},
+    )
+    def get(self, request: Request, chat_id: str) -> Response:
+        chat = self.chat(chat_id)
+        project = selectors.chat_project(user_id=request.user.pk, chat_id=chat)
+        return Response(ChatProjectOutputSerializer(self.output(chat, project, None)).data)
+
+    @extend_schema(
+        operation_id="todoist_chat_project_put",
+        summary="Put a chat's tasks in another Todoist project",
+        description="The project is created in Todoist when missing; the chat's open tasks are "
+        "moved there by the sync this queues.",
+        request=ChatProjectInputSerializer,
+        responses={
+            200: ChatProjectOutputSerializer,
+            400: OpenApiResponse(description="Invalid body."),
+            404: DetailSerializer,
+            409: OpenApiResponse(DetailSerializer, description="No Todoist token to sync with."),
+        },
+    )
+    def put(self, request: Request, chat_id: str) -> Response:
+        chat = self.chat(chat_id)
+        serializer = ChatProjectInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        name = serializer.validated_data["project"]
+        try:
+            run = services.chat_project_set(user=request.user, chat_id=chat, project_name=name)
+        except TodoistSyncError as exc:
+            return error_response(exc)
+        project = selectors.chat_project(user_id=request.user.pk, chat_id=chat)
+        return Response(ChatProjectOutputSerializer(self.output(chat, project, run)).data)
+
+    @staticmethod
+    def chat(chat_id: str) -> int:
+        # Telegram chat ids are 64-bit and negative for groups; anything else is no such chat.
+        value = int(chat_id)
+        if not -(2**63) <= value < 2**63:
+            raise NotFound("No such chat.")
+        return value
+
+    @staticmethod
+    def output(chat_id: int, project: str, run: SyncRun | None) -> dict:
+        return {"chat_id": chat_id, "project": project, "job_id": run.job_id if run else None}

@@ -1,0 +1,1 @@
+"""A second Django project that uses todoist_sync with its own task model."""
