@@ -109,7 +109,7 @@ def check_http_timeouts(**kwargs: Any) -> list[CheckMessage]:
             errors.append(
                 Error(
                     f"{name} must be a positive number of seconds, not {value!r}.",
-                    hint="The defaults are 10 (connect) and 30 (read).",
+                    hint="The defaults are 10 (connect) and 60 (read).",
                     id="todoist_sync.E005",
                 )
             )

@@ -34,7 +34,24 @@ class Settings:
 
     @property
     def TODOIST_READ_TIMEOUT(self) -> float:
-        return getattr(settings, "TODOIST_READ_TIMEOUT", 30.0)
+        """Doist's own SDK reads for 60 s, "aligns with Todoist's own internal timeout"."""
+        return getattr(settings, "TODOIST_READ_TIMEOUT", 60.0)
+
+    @property
+    def TODOIST_PROJECT_NAME(self) -> str:
+        """The Todoist project a user's tasks go to (a chat can name another); `Inbox` is the
+        user's inbox. Created when missing."""
+        return getattr(settings, "TODOIST_PROJECT_NAME", "Planner")
+
+    @property
+    def TODOIST_PROJECT_MAX_TASKS(self) -> int:
+        """Active tasks Todoist allows in one project (300, the same on every plan)."""
+        return getattr(settings, "TODOIST_PROJECT_MAX_TASKS", 300)
+
+    @property
+    def TODOIST_MAX_BODY_BYTES(self) -> int:
+        """Largest `/sync` body sent, in bytes of UTF-8 JSON (Todoist refuses over 1 MiB)."""
+        return getattr(settings, "TODOIST_MAX_BODY_BYTES", 1_000_000)
 
     @property
     def TODOIST_BLOCKED_LABEL(self) -> str:

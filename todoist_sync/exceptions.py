@@ -8,6 +8,7 @@ As DRF's `APIException` carries `status_code`, a class here says what it means f
 - `task_gone`: Todoist no longer has the task (deleted there, or completed and unreadable).
 - `refused`: Todoist refused the request as sent (the token, or its arguments): asking again
   unchanged cannot help.
+- `too_large`: the body was too large: the same commands go again in smaller requests.
 - otherwise: Todoist refuses this task as it is; permanent until the task changes.
 
 Callers read these attributes; nobody keeps a tuple of classes that mean "stop".
@@ -35,6 +36,7 @@ class TodoistError(Exception):
     stops_run = False
     task_gone = False
     refused = False
+    too_large = False
     run_state: RunState | None = None
     # Whether the event a stopping error leaves is an error (else a warning).
     event_level = "error"
@@ -66,6 +68,17 @@ class TodoistError(Exception):
         # Keyword-only attributes would be lost by the default exception pickling (task queues
         # pickle results), so rebuild from detail and restore the attribute dict.
         return (type(self), (self.detail,), dict(self.__dict__))
+
+    @property
+    def project_full(self) -> bool:
+        """Todoist's project holds its maximum of active tasks (403, error code 49): the task
+        waits for room; neither it nor the token is at fault."""
+        return self.error_tag == "MAX_ITEMS_LIMIT_REACHED"
+
+    @property
+    def project_gone(self) -> bool:
+        """The project named in the command does not exist (deleted in Todoist)."""
+        return self.error_tag == "PROJECT_NOT_FOUND"
 
     @property
     def resume_after(self) -> float | None:
@@ -145,6 +158,13 @@ class TodoistValidationError(TodoistError):
     def __init__(self, detail: str, *, argument: str | None = None, **kwargs: Any) -> None:
         super().__init__(detail, **kwargs)
         self.argument = argument
+
+
+class TodoistPayloadTooLargeError(TodoistError):
+    """413: the request body was too large. Not the task's fault, nor our configuration's: the
+    batch is sent again in halves (`too_large`)."""
+
+    too_large = True
 
 
 class TodoistConfigurationError(TodoistError):

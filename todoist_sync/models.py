@@ -57,6 +57,17 @@ class TodoistTaskMap(models.Model):
     attempts = models.PositiveIntegerField(_("failed attempts"), default=0)
     next_retry_at = models.DateTimeField(_("next retry at"), null=True, blank=True)
     error_permanent = models.BooleanField(_("permanent error"), default=False)
+    # The Todoist project the task is placed in (or is going to); NULL before projects existed.
+    project = models.ForeignKey(
+        "TodoistProject",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="mappings",
+        verbose_name=_("Todoist project"),
+    )
+    # Why a pending task waits without being an error (its project is full): no attempts used.
+    waiting_reason = models.CharField(_("waiting because"), max_length=200, blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
@@ -96,6 +107,81 @@ class TodoistTaskMap(models.Model):
         if not self.todoist_task_id:
             return None
         return f"https://app.todoist.com/app/task/{self.todoist_task_id}"
+
+
+class TodoistAccount(models.Model):
+    """One user's Todoist account as the sync knows it, keyed by a hash of the token (never the
+    token): where incremental reads resume, and the account's inbox."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="todoist_accounts"
+    )
+    key = models.CharField(_("token key"), max_length=64)
+    # Todoist's incremental read positions, one per resource type ("" until the first read).
+    items_sync_token = models.TextField(_("items sync token"), blank=True)
+    projects_sync_token = models.TextField(_("projects sync token"), blank=True)
+    inbox_project_id = models.CharField(_("inbox project id"), max_length=64, blank=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("Todoist account")
+        verbose_name_plural = _("Todoist accounts")
+        constraints = [
+            models.UniqueConstraint(fields=["user", "key"], name="todoist_account_user_key_uniq")
+        ]
+
+    def __str__(self) -> str:
+        return f"Todoist account {self.key[:8]} of user {self.user_id}"
+
+
+class TodoistProject(models.Model):
+    """A Todoist project the sync places tasks in, by name, in one account."""
+
+    account = models.ForeignKey(TodoistAccount, on_delete=models.CASCADE, related_name="projects")
+    name = models.CharField(_("name"), max_length=120)
+    # NULL until found in Todoist or created there.
+    todoist_project_id = models.CharField(  # noqa: DJ001
+        _("Todoist project id"), max_length=64, null=True, blank=True
+    )
+    # The project_add uuid (and temp_id) while the creation is unconfirmed: re-sent unchanged.
+    request_id = models.CharField(_("create request id"), max_length=36, blank=True)
+    # Set when Todoist says the project holds its maximum of active tasks; cleared by a close.
+    full_since = models.DateTimeField(_("full since"), null=True, blank=True)
+    # Why no task can go in (Todoist refused to create it), shown with the waiting tasks.
+    refused_reason = models.CharField(_("refused because"), max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = _("Todoist project")
+        verbose_name_plural = _("Todoist projects")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "name"], name="todoist_project_account_name_uniq"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Todoist project {self.name!r}"
+
+
+class TodoistChatProject(models.Model):
+    """The Todoist project a chat's tasks go to, instead of TODOIST_PROJECT_NAME."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="todoist_chat_projects"
+    )
+    chat_id = models.BigIntegerField(_("Telegram chat id"))
+    project_name = models.CharField(_("Todoist project"), max_length=120)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("chat's Todoist project")
+        verbose_name_plural = _("chats' Todoist projects")
+        constraints = [
+            models.UniqueConstraint(fields=["user", "chat_id"], name="todoist_chat_project_uniq")
+        ]
+
+    def __str__(self) -> str:
+        return f"chat {self.chat_id} -> {self.project_name!r}"
 
 
 class SyncRun(models.Model):

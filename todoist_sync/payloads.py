@@ -75,17 +75,20 @@ def snapshot_for(
     }
 
 
-def task_snapshot(task: LocalTask) -> dict[str, Any]:
-    """The snapshot of a task; an archived task (deleted through the API) is closed."""
+def task_snapshot(task: LocalTask, *, project: str) -> dict[str, Any]:
+    """The snapshot of a task in its Todoist project (by name); an archived task (deleted
+    through the API) is closed."""
     if task.priority is None:
         raise PayloadError("priority", f"has no Todoist priority: {task.raw_priority!r}")
-    return snapshot_for(
+    snapshot = snapshot_for(
         title=task.title,
         description=task.description,
         priority=task.priority,
         due_date=task.due_date,
         status=SyncStatus.DONE if task.archived else task.status,
     )
+    snapshot["project"] = project
+    return snapshot
 
 
 def fingerprint(snapshot: dict[str, Any]) -> str:
@@ -102,6 +105,7 @@ class TaskPlan:
     reopen: bool = False
     update: dict[str, Any] = field(default_factory=dict)
     set_blocked: bool | None = None  # add (True) / remove (False) the label; needs the labels
+    move: bool = False  # to achieved["project"]
     close: bool = False
     achieved: dict[str, Any] = field(default_factory=dict)
     # Something waits for the next round (a completed task's label, readable once reopened).
@@ -117,6 +121,8 @@ class TaskPlan:
             parts.append("update " + ", ".join(sorted(self.update)))
         if self.set_blocked is not None:
             parts.append("add blocked label" if self.set_blocked else "remove blocked label")
+        if self.move:
+            parts.append(f"move to {self.achieved.get('project')!r}")
         if self.close:
             parts.append("close")
         return " + ".join(parts) or "nothing"
@@ -126,12 +132,16 @@ def resolve(desired: dict[str, Any], pushed: dict[str, Any] | None) -> dict[str,
     """`desired` with its don't-care parts filled from what Todoist holds.
 
     A completed task's label is left as it is (`blocked: None` means don't care), so closing a
-    task never costs a read of its labels. Compare `fingerprint(resolve(...))` with the pushed
-    fingerprint to know whether a task changed.
+    task never costs a read of its labels, and a completed task stays in the project it is in
+    (it does not count towards a project's cap, and moving it would gain nothing). Compare
+    `fingerprint(resolve(...))` with the pushed fingerprint to know whether a task changed.
     """
-    if desired["blocked"] is not None:
-        return desired
-    return {**desired, "blocked": bool(pushed and pushed.get("blocked"))}
+    resolved = desired
+    if desired["blocked"] is None:
+        resolved = {**resolved, "blocked": bool(pushed and pushed.get("blocked"))}
+    if desired["done"] and pushed is not None:
+        resolved = {**resolved, "project": pushed.get("project")}
+    return resolved
 
 
 def plan_task(desired: dict[str, Any], pushed: dict[str, Any] | None) -> TaskPlan:
@@ -153,6 +163,8 @@ def plan_task(desired: dict[str, Any], pushed: dict[str, Any] | None) -> TaskPla
             plan.deferred = True
         else:
             plan.set_blocked = target["blocked"]
+    if target.get("project") != pushed.get("project"):
+        plan.move = True
     if target["done"] and not pushed["done"]:
         plan.close = True
     return plan

@@ -10,7 +10,12 @@ from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from todoist_sync.conf import conf
-from todoist_sync.models import SyncRun, TodoistCredential, TodoistTaskMap
+from todoist_sync.models import (
+    SyncRun,
+    TodoistChatProject,
+    TodoistCredential,
+    TodoistTaskMap,
+)
 from todoist_sync.task_model import LocalTask, get_task_model, task_contract
 
 
@@ -47,6 +52,33 @@ def sync_candidates(
     if chat_id is not None or task_ids is not None:
         maps = maps.filter(local_task_id__in=[task.id for task in tasks])
     return tasks, {m.local_task_id: m for m in maps}
+
+
+def chat_projects(*, user_id: int) -> dict[int, str]:
+    """The project name of each chat that has one (the others use TODOIST_PROJECT_NAME)."""
+    rows = TodoistChatProject.objects.filter(user_id=user_id)
+    return dict(rows.values_list("chat_id", "project_name"))
+
+
+def waiting_by_project(*, user_id: int) -> list[dict]:
+    """Tasks waiting for a Todoist project (full, or refused), one row per project."""
+    rows = (
+        TodoistTaskMap.objects.filter(user_id=user_id)
+        .exclude(waiting_reason="")
+        .values("project__name", "waiting_reason")
+        .annotate(waiting=Count("id"))
+        .order_by("project__name")
+    )
+    return [
+        {"project": r["project__name"], "reason": r["waiting_reason"], "waiting": r["waiting"]}
+        for r in rows
+    ]
+
+
+def chat_project(*, user_id: int, chat_id: int) -> str:
+    """The Todoist project a chat's tasks go to."""
+    row = TodoistChatProject.objects.filter(user_id=user_id, chat_id=chat_id).first()
+    return row.project_name if row else conf.TODOIST_PROJECT_NAME
 
 
 def earliest_retry_at(*, user_id: int) -> datetime | None:

@@ -70,6 +70,7 @@ class LocalTask:
 
     id: int
     owner_id: int
+    chat_id: int | None
     title: Any
     description: Any
     status: SyncStatus | None  # None: a status the contract does not map (skipped, logged)
@@ -129,6 +130,7 @@ class TaskContract:
         return LocalTask(
             id=task.pk,
             owner_id=getattr(task, self.owner_attname),
+            chat_id=getattr(task, self.chat) if self.chat else None,
             title=getattr(task, self.title),
             description=getattr(task, self.description) if self.description else "",
             status=_status_of(self.status_map, raw_status),

@@ -24,7 +24,7 @@ import re
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 from urllib.parse import quote, urlencode
@@ -38,6 +38,7 @@ from todoist_sync.exceptions import (
     TodoistConfigurationError,
     TodoistError,
     TodoistNotFoundError,
+    TodoistPayloadTooLargeError,
     TodoistRateLimitedError,
     TodoistTransientError,
     TodoistValidationError,
@@ -221,6 +222,10 @@ def _classify(
             retry_after=retry_after,
             **common,
         )
+    if status == 413:
+        return TodoistPayloadTooLargeError(
+            detail("Todoist refused the request body as too large"), **common
+        )
     if status == 410:
         return TodoistConfigurationError(
             "Todoist answered 410 Gone: this API version is retired; "
@@ -259,11 +264,16 @@ def error_from_response(
 
 @dataclass(frozen=True)
 class SyncResult:
-    """Parsed ``/sync`` answer: per-command outcome by uuid, temp id -> real id, raw answer."""
+    """Parsed ``/sync`` answer: per-command outcome by uuid, temp id -> real id, raw answer;
+    for a read, the objects changed since the ``sync_token`` sent and the new token."""
 
     sync_status: dict[str, Literal["ok"] | TodoistError]
     temp_id_mapping: dict[str, str]
     raw: dict
+    sync_token: str | None = None
+    full_sync: bool = False
+    items: list[dict] = field(default_factory=list)
+    projects: list[dict] = field(default_factory=list)
 
 
 class _BearerAuth(AuthBase):
@@ -298,6 +308,11 @@ def _get_shared_session() -> requests.Session:
             if _shared_session is None:
                 _shared_session = requests.Session()
     return _shared_session
+
+
+def encode_json(payload: object) -> bytes:
+    """A request body as sent: compact UTF-8 JSON, non-ASCII unescaped."""
+    return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
 # Sentinel for "2xx body was not JSON"; distinct from a JSON null.
@@ -372,11 +387,6 @@ class TodoistClient:
         """POST /tasks/{id}/reopen; any 2xx is success."""
         self._request("POST", f"/tasks/{_quote_id(todoist_task_id)}/reopen")
 
-    def get_task(self, todoist_task_id: str) -> dict:
-        """GET /tasks/{id} (active tasks only: a completed task may answer 404)."""
-        response = self._request("GET", f"/tasks/{_quote_id(todoist_task_id)}")
-        return self._task_from(response)
-
     def list_tasks(self, *, ids: Sequence[str]) -> list[dict]:
         """GET /tasks?ids=...: every page of every chunk of at most 100 ids.
 
@@ -422,8 +432,18 @@ class TodoistClient:
             raise self._garbled(response, "a user object")
         return data
 
-    def sync(self, commands: Sequence[dict]) -> SyncResult:
-        """POST /sync with ``{"commands": [...]}`` (at most 100); classifies each command."""
+    def sync(
+        self,
+        commands: Sequence[dict] = (),
+        *,
+        sync_token: str | None = None,
+        resource_types: Sequence[str] | None = None,
+    ) -> SyncResult:
+        """POST /sync with ``{"commands": [...]}`` (at most 100); classifies each command.
+
+        With ``sync_token`` (``"*"``: everything) and ``resource_types`` it also reads what
+        changed since that token, after the commands are applied.
+        """
         commands = list(commands)
         if len(commands) > MAX_SYNC_COMMANDS:
             raise ValueError(
@@ -438,9 +458,17 @@ class TodoistClient:
                 raise ValueError("sync command uuids must be unique within one request")
             uuids.add(command["uuid"])
 
-        response = self._request("POST", "/sync", json={"commands": commands})
+        body: dict[str, Any] = {"commands": commands}
+        if sync_token is not None:
+            body["sync_token"] = sync_token
+            body["resource_types"] = list(resource_types or ())
+        response = self._request("POST", "/sync", json=body)
         data = self._json_from(response)
-        if not isinstance(data, dict) or not isinstance(data.get("sync_status"), dict):
+        if not isinstance(data, dict):
+            raise self._garbled(response, "an object")
+        if data.get("sync_status") is None and not commands:
+            data = {**data, "sync_status": {}}  # a read only: nothing to report
+        if not isinstance(data.get("sync_status"), dict):
             raise self._garbled(response, "an object with sync_status")
         mapping = data.get("temp_id_mapping", {})
         if mapping is None:
@@ -461,10 +489,25 @@ class TodoistClient:
                     "Todoist gave an unreadable status for this command",
                     status=response.status_code,
                 )
+        read: dict[str, Any] = {}
+        if sync_token is not None:
+            token = data.get("sync_token")
+            if not isinstance(token, str) or not token:
+                raise self._garbled(response, "a sync_token")
+            read["sync_token"] = token
+            read["full_sync"] = bool(data.get("full_sync"))
+            for kind in ("items", "projects"):
+                objects = data.get(kind) or []
+                if not isinstance(objects, list) or not all(
+                    isinstance(o, dict) and "id" in o for o in objects
+                ):
+                    raise self._garbled(response, f"{kind} as a list of objects with ids")
+                read[kind] = objects
         return SyncResult(
             sync_status=statuses,
             temp_id_mapping={str(k): str(v) for k, v in mapping.items()},
             raw=data,
+            **read,
         )
 
     # -- plumbing ---------------------------------------------------------------------------------
@@ -490,7 +533,10 @@ class TodoistClient:
             "allow_redirects": False,
         }
         if json is not None:
-            kwargs["json"] = json
+            # UTF-8 as it is: `requests`' json= escapes non-ASCII as \\uXXXX, six bytes for one
+            # character, and Todoist refuses bodies over 1 MiB.
+            kwargs["data"] = encode_json(json)
+            kwargs["headers"] = {**kwargs["headers"], "Content-Type": "application/json"}
 
         error: TodoistError | None = None
         response: requests.Response | None = None

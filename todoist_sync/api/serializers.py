@@ -122,12 +122,43 @@ class RecentErrorSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class BlockedProjectSerializer(serializers.Serializer):
+    project = serializers.CharField(allow_null=True)
+    reason = serializers.CharField()
+    waiting = serializers.IntegerField(help_text="Tasks waiting to go in; not errors.")
+
+
 class SyncStatusOutputSerializer(serializers.Serializer):
     counts = StateCountsSerializer(help_text="The user's task mappings by sync state.")
     errors = ErrorCountsSerializer(help_text="Mappings in error: retried later, or permanent.")
     recent_errors = RecentErrorSerializer(many=True, help_text="Newest first, at most 20.")
     last_run = SyncRunOutputSerializer(allow_null=True)
     running = serializers.BooleanField(help_text="Whether a run of the user is in progress.")
+    blocked = BlockedProjectSerializer(
+        many=True,
+        help_text="Todoist projects that cannot take more tasks now (full: 300 active tasks), "
+        "with how many wait for them. They go out by themselves once there is room.",
+    )
+
+
+# -- a chat's project ----------------------------------------------------------------------------
+
+
+class ChatProjectInputSerializer(JsonObjectSerializer):
+    project = StrictCharField(
+        max_length=120,
+        allow_null=True,
+        help_text="The Todoist project (by name) this chat's tasks go to; created when missing. "
+        "`Inbox` is your inbox; null goes back to the server's default.",
+    )
+
+
+class ChatProjectOutputSerializer(serializers.Serializer):
+    chat_id = serializers.IntegerField()
+    project = serializers.CharField()
+    job_id = serializers.CharField(
+        allow_null=True, help_text="The sync queued to move the chat's open tasks, if any."
+    )
 
 
 # -- token ---------------------------------------------------------------------------------------

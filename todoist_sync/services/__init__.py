@@ -33,6 +33,7 @@ from todoist_sync.services.credentials import (
 from todoist_sync.services.engine import SyncEngine, sync_run_execute
 from todoist_sync.services.planning import Action, Decision, sync_plan
 from todoist_sync.services.runs import (
+    chat_project_set,
     mappings_resync,
     schedule_sync,
     sync_enqueue,
@@ -49,6 +50,7 @@ __all__ = [
     "Decision",
     "NoTodoistToken",
     "SyncEngine",
+    "chat_project_set",
     "lease_acquire",
     "lease_release",
     "lease_renew",

@@ -25,11 +25,12 @@ from django.utils import timezone
 from todoist_sync import selectors
 from todoist_sync.conf import conf
 from todoist_sync.events import EventBuffer, Level
-from todoist_sync.exceptions import NoTodoistToken, TodoistNotFoundError
+from todoist_sync.exceptions import NoTodoistToken, TodoistError, TodoistNotFoundError
 from todoist_sync.models import SyncRun, TodoistTaskMap
 from todoist_sync.services.coordination import lease_acquire, lease_release
 from todoist_sync.services.credentials import todoist_client, todoist_token_for
-from todoist_sync.services.persistence import PushItem, mappings_save
+from todoist_sync.services.healing import Healer
+from todoist_sync.services.persistence import PushItem, mappings_insert, mappings_save
 from todoist_sync.services.planning import (
     Action,
     Decision,
@@ -38,6 +39,7 @@ from todoist_sync.services.planning import (
     sync_plan,
     with_real_ids,
 )
+from todoist_sync.services.projects import ProjectDirectory
 from todoist_sync.services.pushers import BatchPusher, Pusher, SingleTaskPusher
 from todoist_sync.services.runs import schedule_sync
 from todoist_sync.services.settling import Settler
@@ -105,6 +107,7 @@ class SyncEngine:
         self.events = EventBuffer(user_id=run.user_id, job_id=run.job_id)
         self.settler = Settler(run=run, events=self.events)
         self.transport: Transport | None = None
+        self.projects: ProjectDirectory | None = None
 
     @property
     def pusher_class(self) -> type[Pusher]:
@@ -130,6 +133,13 @@ class SyncEngine:
             run.save(update_fields=["lease_holder"])
             self.reap_lost_runs()
             self.transport = self.connect()
+            self.projects = ProjectDirectory(
+                user_id=self.user_id,
+                account_key=self.transport.budget_key,
+                transport=self.transport,
+                events=self.events,
+            )
+            self.settler.projects = self.projects
             scope = run.task_ids
             for round_no in range(conf.TODOIST_MAX_ROUNDS):
                 self.settler.followups = set()
@@ -236,15 +246,39 @@ class SyncEngine:
         invalid = [d for d in decisions if d.action == Action.INVALID]
         for d in invalid:
             self.settler.fail_invalid(d, user_id=self.user_id)
-        work = self.work_for(decisions)
+        names = self.project_names(decisions)
+        unreadable = None
+        if names:
+            try:
+                self.projects.prepare(names)
+            except TodoistError as exc:
+                self.transport.stop_on(exc)
+                unreadable = exc  # what needs a project fails for now, retried with backoff
+            self.projects.count_room(names)
+        work = self.work_for(decisions, unreadable=unreadable)
         mappings_save(healed + [d.mapping for d in invalid])
-        if not work:
-            return
-        self.progress(f"round: {len(work)} task(s) to push")
-        pusher = self.pusher_class(
-            transport=self.transport, settler=self.settler, user_id=self.user_id
-        )
-        pusher.push(work)
+        healer = Healer(transport=self.transport, settler=self.settler, projects=self.projects)
+        if work:
+            self.progress(f"round: {len(work)} task(s) to push")
+            pusher = self.pusher_class(
+                transport=self.transport,
+                settler=self.settler,
+                user_id=self.user_id,
+                projects=self.projects,
+            )
+            pusher.push(work)
+        unconfirmed, self.settler.unconfirmed = self.settler.unconfirmed, []
+        healer.heal(unconfirmed)
+        self.settler.followups.update(self.projects.waiting_for_room())
+
+    @staticmethod
+    def project_names(decisions: list[Decision]) -> set[str]:
+        """The projects this round puts tasks in (creates, reopens and moves)."""
+        return {
+            d.plan.achieved["project"]
+            for d in decisions
+            if d.plan is not None and (d.plan.create or d.plan.reopen or d.plan.move)
+        }
 
     def count_skips(self, decisions: list[Decision]) -> None:
         self.run.unchanged += sum(d.action == Action.UNCHANGED for d in decisions)
@@ -257,8 +291,11 @@ class SyncEngine:
                 {"tasks": [{"id": d.task.id, "status": d.task.raw_status} for d in unknown[:100]]},
             )
 
-    def work_for(self, decisions: list[Decision]) -> list[PushItem]:
-        """Turn decisions into commands (committed by the pusher before they leave)."""
+    def work_for(
+        self, decisions: list[Decision], *, unreadable: TodoistError | None = None
+    ) -> list[PushItem]:
+        """Turn decisions into commands (committed by the pusher before they leave).
+        `unreadable`: why this round's projects could not be read, if they could not."""
         planned = [d for d in decisions if d.plan is not None]
         for d in planned:
             if d.mapping is None:
@@ -278,6 +315,20 @@ class SyncEngine:
         work, settled = [], []  # settled: decided here, without a request
         for d in planned:
             target = d.mapping.todoist_task_id
+            project = d.plan.achieved.get("project")
+            if (d.plan.create or d.plan.reopen or d.plan.move) and unreadable is not None:
+                self.settler.settle_error(
+                    d.task, d.mapping, unreadable, achieved=d.plan.achieved, ok_add=False,
+                    remaining=[],
+                )  # fmt: skip
+                settled.append(d.mapping)
+                continue
+            if d.plan.create or d.plan.reopen or d.plan.move:
+                waiting = self.projects.take_room(project)
+                if waiting:  # its project is full (or cannot be made): pending, no error
+                    self.settler.wait(d.mapping, waiting, name=project)
+                    settled.append(d.mapping)
+                    continue
             if d.plan.set_blocked is not None and target not in labels:
                 # Its labels could not be read (it is retried with backoff rather than marked
                 # synced with a stale label), or Todoist has no such active task.
@@ -289,20 +340,32 @@ class SyncEngine:
                 )
                 settled.append(d.mapping)
                 continue
-            commands = commands_for(d.plan, d.mapping, labels.get(target))
+            commands = commands_for(
+                d.plan, d.mapping, labels.get(target), project_id=self.projects.ref(project)
+            )
             if not commands:  # e.g. the label was already as wanted
                 self.settler.mark_synced(d.mapping, d.plan.achieved)
                 settled.append(d.mapping)
                 continue
             d.mapping.inflight = {"commands": commands, "achieved": d.plan.achieved}
+            if d.plan.create and self.projects.account.items_sync_token:
+                # Where a read finds this create, if Todoist confirms it without its id.
+                d.mapping.inflight["since"] = self.projects.account.items_sync_token
             work.append(PushItem(d.task, d.mapping, commands, d.plan.achieved))
             if d.plan.deferred:
                 self.settler.followups.add(d.task.id)
         for d in decisions:
-            if d.action == Action.RESEND:
-                commands = with_real_ids(d.mapping.inflight["commands"], d.mapping)
-                inflight = d.mapping.inflight["achieved"]
-                work.append(PushItem(d.task, d.mapping, commands, inflight, resend=True))
+            if d.action != Action.RESEND:
+                continue
+            achieved = d.mapping.inflight["achieved"]
+            if d.mapping.inflight.get("add_confirmed") and not d.mapping.todoist_task_id:
+                # Created in Todoist, id unknown: found by this round's read, not re-sent.
+                item = PushItem(d.task, d.mapping, d.mapping.inflight["commands"], achieved)
+                self.settler.unconfirmed.append(item)
+                continue
+            commands = with_real_ids(d.mapping.inflight["commands"], d.mapping)
+            work.append(PushItem(d.task, d.mapping, commands, achieved, resend=True))
+        mappings_insert(user_id=self.user_id, mappings=[m for m in settled if m.pk is None])
         mappings_save(settled)
         self.events.flush()
         return work

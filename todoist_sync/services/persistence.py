@@ -32,6 +32,8 @@ MAP_FIELDS = [
     "attempts",
     "next_retry_at",
     "error_permanent",
+    "project",
+    "waiting_reason",
     "updated_at",
 ]
 

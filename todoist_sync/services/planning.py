@@ -82,9 +82,14 @@ def raw_fingerprint(task: LocalTask) -> str:
 
 
 def decide(
-    *, task: LocalTask, mapping: TodoistTaskMap | None, now: datetime, retry_errors: bool = False
+    *,
+    task: LocalTask,
+    mapping: TodoistTaskMap | None,
+    now: datetime,
+    project: str,
+    retry_errors: bool = False,
 ) -> Decision:
-    """Classify one task."""
+    """Classify one task, whose Todoist project is named `project`."""
     if task.status is None:
         return Decision(
             task,
@@ -116,7 +121,7 @@ def decide(
             task, mapping, Action.RESEND, f"unconfirmed commands re-sent as they were: {kinds}"
         )
     try:
-        desired = task_snapshot(task)
+        desired = task_snapshot(task, project=project)
     except PayloadError as exc:
         return Decision(task, mapping, Action.INVALID, str(exc), error=exc)
     known = mapping is not None and mapping.todoist_task_id and mapping.pushed is not None
@@ -139,17 +144,31 @@ def sync_plan(
     """Every task in scope, decided (two queries, whatever the size): what a run does this
     round, and what `--dry-run` prints, sending and writing nothing."""
     tasks, maps = selectors.sync_candidates(user_id=user_id, chat_id=chat_id, task_ids=task_ids)
+    chat_projects = selectors.chat_projects(user_id=user_id)
+    default = conf.TODOIST_PROJECT_NAME
     now = timezone.now()
     return [
-        decide(task=t, mapping=maps.get(t.id), now=now, retry_errors=retry_errors) for t in tasks
+        decide(
+            task=t,
+            mapping=maps.get(t.id),
+            now=now,
+            project=chat_projects.get(t.chat_id, default),
+            retry_errors=retry_errors,
+        )
+        for t in tasks
     ]
 
 
 def commands_for(
-    plan: TaskPlan, mapping: TodoistTaskMap, labels_now: list[str] | None
+    plan: TaskPlan,
+    mapping: TodoistTaskMap,
+    labels_now: list[str] | None,
+    *,
+    project_id: str | None = None,
 ) -> list[dict[str, Any]]:
     """The `/sync` commands of one task's plan; a create's uuid and temp_id are its
-    `request_id`, so a resend can never create twice."""
+    `request_id`, so a resend can never create twice. `project_id` is the id (or temp_id) of
+    the project a create or a move goes to (None: the inbox)."""
 
     def command(kind: str, args: dict[str, Any]) -> dict[str, Any]:
         return {"type": kind, "uuid": str(uuid.uuid4()), "args": args}
@@ -162,6 +181,8 @@ def commands_for(
             args.pop("due", None)
         if plan.achieved["blocked"]:
             args["labels"] = [conf.TODOIST_BLOCKED_LABEL]
+        if project_id:
+            args["project_id"] = project_id
         commands.append(
             {
                 "type": "item_add",
@@ -173,6 +194,8 @@ def commands_for(
         target = mapping.request_id  # Todoist resolves a temp_id within the same request
     if plan.reopen:
         commands.append(command("item_uncomplete", {"id": target}))
+    if plan.move and project_id:
+        commands.append(command("item_move", {"id": target, "project_id": project_id}))
     update = item_args(plan.update)
     if plan.set_blocked is not None and labels_now is not None:
         wanted = labels_with(labels_now, label=conf.TODOIST_BLOCKED_LABEL, present=plan.set_blocked)

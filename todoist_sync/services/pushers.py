@@ -1,7 +1,9 @@
 """Sending a round's commands: through `/sync` batches (the default), or one task at a time.
 
 A pusher sends, hands each answer to the `Settler` and writes the settled mappings; it never
-decides what to send. The engine picks one by its `pusher_class`.
+decides what to send. The engine picks one by its `pusher_class`. Projects a round creates go
+first in its first request (`ProjectDirectory.add_commands`); later requests name them by the
+real ids that request's answer gave.
 """
 
 from __future__ import annotations
@@ -10,18 +12,34 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from todoist_sync.conf import conf
-from todoist_sync.exceptions import TodoistError, TodoistTransientError
+from todoist_sync.exceptions import TodoistError, TodoistTransientError, TodoistValidationError
 from todoist_sync.services.persistence import PushItem, commands_commit, mappings_save
+from todoist_sync.services.projects import ProjectDirectory
 from todoist_sync.services.settling import Settler
 from todoist_sync.services.transport import RunStop, Transport, stop_error
-from todoist_sync.todoist import MAX_SYNC_COMMANDS, SyncResult
+from todoist_sync.todoist import MAX_SYNC_COMMANDS, SyncResult, encode_json
+
+# `{"commands":[...]}` around the commands, and the comma after each.
+ENVELOPE_BYTES = len(b'{"commands":[]}')
+
+
+def body_bytes(commands: list[dict[str, Any]]) -> int:
+    return sum(len(encode_json(c)) + 1 for c in commands)
 
 
 class Pusher:
-    def __init__(self, *, transport: Transport, settler: Settler, user_id: int) -> None:
+    def __init__(
+        self,
+        *,
+        transport: Transport,
+        settler: Settler,
+        user_id: int,
+        projects: ProjectDirectory | None = None,
+    ) -> None:
         self.transport = transport
         self.settler = settler
         self.user_id = user_id
+        self.projects = projects
 
     def push(self, work: list[PushItem]) -> None:
         raise NotImplementedError
@@ -33,22 +51,37 @@ class Pusher:
         mappings_save([item.mapping for item in items])
         self.settler.events.flush()
 
+    def project_adds(self) -> list[dict[str, Any]]:
+        return self.projects.add_commands() if self.projects is not None else []
+
+    def outgoing(self, commands: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Commands as sent: projects created since they were stored named by their ids."""
+        return self.projects.rewrite(commands) if self.projects is not None else commands
+
+    def settle_adds(self, outcome: SyncResult | TodoistError) -> None:
+        if self.projects is not None and isinstance(outcome, SyncResult):
+            self.projects.settle_adds(outcome)
+
 
 class BatchPusher(Pusher):
     """`/sync` batches sent two deep: while one is in flight, the next one's commands are
     committed and the previous one is settled, so database work hides behind latency.
 
-    Only the HTTP call runs on the sender thread; every database access stays on this one.
+    Batches are cut at 100 commands and at TODOIST_MAX_BODY_BYTES of the body as sent; a 413
+    sends the same batch again in halves. Only the HTTP call runs on the sender thread; every
+    database access stays on this one.
     """
 
     def push(self, work: list[PushItem]) -> None:
         batches = self.batches(work)
+        if not batches:
+            return
         transport = self.transport
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="todoist-sync") as sender:
             self.commit(batches[0])
             transport.renew_or_stop()
             transport.acquire()
-            in_flight = self.send_async(sender, batches[0])
+            in_flight = self.send_async(sender, batches[0], self.project_adds())
             for number, batch in enumerate(batches, 1):
                 following = batches[number] if number < len(batches) else None
                 deferred = None
@@ -61,9 +94,10 @@ class BatchPusher(Pusher):
                     except RunStop as stopped:
                         deferred, following = stopped, None  # settle this batch, then stop
                 outcome = transport.sync_outcome(in_flight)
+                self.settle_adds(outcome)  # the next batch names new projects by their ids
                 stop = stop_error(outcome)
                 if following and stop is None:
-                    in_flight = self.send_async(sender, following)
+                    in_flight = self.send_async(sender, following, self.project_adds())
                 self.settle_batch(batch, outcome)
                 transport.progress(
                     f"batch {number}/{len(batches)}: "
@@ -73,27 +107,61 @@ class BatchPusher(Pusher):
                 if deferred is not None:
                     raise deferred
 
-    @staticmethod
-    def batches(work: list[PushItem]) -> list[list[PushItem]]:
-        """At most TODOIST_BATCH_SIZE commands a batch; a task's commands stay together (its
-        close may refer to its create's temp_id)."""
+    def batches(self, work: list[PushItem]) -> list[list[PushItem]]:
+        """At most TODOIST_BATCH_SIZE commands and TODOIST_MAX_BODY_BYTES a batch; a task's
+        commands stay together (its close may refer to its create's temp_id). A task too large
+        for any request fails here, for good until it changes."""
         size = max(1, min(conf.TODOIST_BATCH_SIZE, MAX_SYNC_COMMANDS))
+        adds = self.project_adds()  # they ride first in the first request
+        room = conf.TODOIST_MAX_BODY_BYTES - ENVELOPE_BYTES - body_bytes(adds)
         batches: list[list[PushItem]] = [[]]
-        used = 0
+        limit = max(1, size - len(adds))
+        used = used_bytes = 0
+        too_large = []
         for item in work:
-            if used + len(item.commands) > size and batches[-1]:
+            item_bytes = body_bytes(item.commands)
+            if item_bytes > room:
+                too_large.append(item)
+                continue
+            if batches[-1] and (
+                used + len(item.commands) > limit or used_bytes + item_bytes > room
+            ):
                 batches.append([])
-                used = 0
+                used = used_bytes = 0
+                limit = size
             batches[-1].append(item)
             used += len(item.commands)
-        return batches
+            used_bytes += item_bytes
+        for item in too_large:
+            self.refuse_too_large(item)
+        return [batch for batch in batches if batch]
 
-    def send_async(self, sender: ThreadPoolExecutor, batch: list[PushItem]) -> Future:
-        """Send a batch whose commands are committed and whose request slot is taken."""
-        commands = [c for item in batch for c in item.commands]
+    def refuse_too_large(self, item: PushItem) -> None:
+        error = TodoistValidationError(
+            f"too large for one Todoist request ({body_bytes(item.commands)} bytes; "
+            f"the limit is {conf.TODOIST_MAX_BODY_BYTES})"
+        )
+        self.commit([item])  # a new task gets its mapping row, to hold the error
+        self.settler.settle(item, [error] + [None] * (len(item.commands) - 1), {})
+        self.save([item])
+
+    def send_async(
+        self, sender: ThreadPoolExecutor, batch: list[PushItem], first: list[dict[str, Any]]
+    ) -> Future:
+        """Send a batch whose commands are committed and whose request slot is taken; `first`
+        (project_adds) only where they fit."""
+        commands = self.outgoing([c for item in batch for c in item.commands])
+        if len(first) + len(commands) <= MAX_SYNC_COMMANDS:
+            commands = first + commands
         return sender.submit(self.transport.client.sync, commands)
 
     def settle_batch(self, batch: list[PushItem], outcome: SyncResult | TodoistError) -> None:
+        if isinstance(outcome, TodoistError) and outcome.too_large:
+            self.push_halves(batch)
+            return
+        if self.projects is not None and self.not_found_in_a_project(batch, outcome):
+            self.projects.check_deleted()  # one read tells whether their project was deleted
+            self.settler.followups.update(self.projects.take_reset())
         for item in batch:
             if isinstance(outcome, TodoistError):
                 statuses = [outcome] + [None] * (len(item.commands) - 1)
@@ -108,53 +176,107 @@ class BatchPusher(Pusher):
             self.settler.settle(item, statuses, outcome.temp_id_mapping)
         self.save(batch)
 
+    def push_halves(self, batch: list[PushItem]) -> None:
+        """Todoist found the body too large after all: the same commands, in two requests."""
+        if len(batch) == 1:
+            self.refuse_too_large(batch[0])
+            return
+        middle = len(batch) // 2
+        for half in (batch[:middle], batch[middle:]):
+            self.transport.renew_or_stop()
+            self.transport.acquire()
+            try:
+                outcome = self.transport.client.sync(
+                    self.project_adds() + self.outgoing([c for i in half for c in i.commands])
+                )
+            except TodoistError as exc:
+                outcome = exc
+            self.settle_adds(outcome)
+            self.settle_batch(half, outcome)
+            self.transport.stop_on(stop_error(outcome))
+
+    @staticmethod
+    def not_found_in_a_project(batch: list[PushItem], outcome: SyncResult | TodoistError) -> bool:
+        """Whether a task in a project, or a project itself, was not found."""
+        if not isinstance(outcome, SyncResult):
+            return False
+        for item in batch:
+            for c in item.commands:
+                status = outcome.sync_status.get(c["uuid"])
+                if not isinstance(status, TodoistError):
+                    continue
+                if status.project_gone or (status.task_gone and item.mapping.project_id):
+                    return True
+        return False
+
 
 class SingleTaskPusher(Pusher):
-    """The task endpoints, one request per command (TODOIST_USE_BATCH=false)."""
+    """One request per command (TODOIST_USE_BATCH=false): creates and moves as one-command
+    `/sync` requests (their uuid is what makes them exactly-once), the rest on the task
+    endpoints."""
 
     def push(self, work: list[PushItem]) -> None:
         self.commit(work)
         transport = self.transport
+        adds = self.project_adds()
+        if adds:
+            try:
+                outcome = transport.send(lambda: transport.client.sync(adds))
+            except TodoistError as exc:
+                transport.stop_on(exc)
+            else:
+                self.settle_adds(outcome)
         for number, item in enumerate(work, 1):
             transport.renew_or_stop()
             statuses: list[Any] = [None] * len(item.commands)
             temp_ids: dict[str, str] = {}
             stop = None
-            for index, command in enumerate(item.commands):
+            for index, command in enumerate(self.outgoing(item.commands)):
                 try:
-                    answer = transport.send(lambda c=command, t=temp_ids: self.call(c, t))
+                    status, answer = transport.send(lambda c=command, t=temp_ids: self.call(c, t))
                 except TodoistError as exc:
                     statuses[index] = stop = exc
                     break
-                statuses[index] = "ok"
-                if command["type"] == "item_add":
-                    temp_ids[command["temp_id"]] = str(answer["id"])
+                statuses[index] = status
+                temp_ids.update(answer)
+                if status != "ok" or command.get("temp_id", "") not in {"", *temp_ids}:
+                    break  # an error, or a create confirmed without its id: found later
             self.settler.settle(item, statuses, temp_ids)
             self.save([item])
             if number % 100 == 0:
                 transport.progress(f"{number}/{len(work)} tasks pushed")
             transport.stop_on(stop)
 
-    def call(self, command: dict[str, Any], temp_ids: dict[str, str]) -> Any:
-        """A `/sync` command sent through the single-task endpoints instead."""
+    def call(
+        self, command: dict[str, Any], temp_ids: dict[str, str]
+    ) -> tuple[str | TodoistError, dict[str, str]]:
+        """Send one command; answers its status and any temp id -> real id it resolved."""
         client = self.transport.client
         args = dict(command["args"])
         target = temp_ids.get(args.get("id"), args.get("id"))
         kind = command["type"]
-        if kind == "item_add":
-            return client.create_task(rest_payload(args), request_id=command["uuid"])
+        if kind in ("item_add", "item_move"):
+            if "id" in args:
+                args["id"] = target
+            result = client.sync([{**command, "args": args}])
+            status = result.sync_status.get(command["uuid"]) or TodoistTransientError(
+                "no status for the command in the answer"
+            )
+            return status, result.temp_id_mapping
         if kind == "item_update":
             args.pop("id")
-            return client.update_task(target, rest_payload(args))
-        if kind == "item_close":
-            return client.close_task(target)
-        if kind == "item_uncomplete":
-            return client.reopen_task(target)
-        raise ValueError(f"unknown command type {kind!r}")
+            client.update_task(target, rest_payload(args))
+        elif kind == "item_close":
+            client.close_task(target)
+        elif kind == "item_uncomplete":
+            client.reopen_task(target)
+        else:
+            raise ValueError(f"unknown command type {kind!r}")
+        return "ok", {}
 
 
 def rest_payload(args: dict[str, Any]) -> dict[str, Any]:
-    """`/sync` item args -> the REST task endpoints' fields (due object -> due_date / "no date")."""
+    """`/sync` item args -> the task endpoints' fields (due object -> due_date / "no date")."""
     payload = {k: v for k, v in args.items() if k != "due"}
     if "due" in args:
         due = args["due"]

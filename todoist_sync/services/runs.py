@@ -17,7 +17,7 @@ from django_q.tasks import async_task
 
 from todoist_sync import selectors
 from todoist_sync.events import TOPIC
-from todoist_sync.models import SyncRun, TodoistTaskMap
+from todoist_sync.models import SyncRun, TodoistChatProject, TodoistTaskMap
 from todoist_sync.services.credentials import todoist_token_for
 from todoist_sync.task_model import get_task_model, task_contract
 
@@ -127,3 +127,21 @@ def mappings_resync(*, mappings: Iterable[TodoistTaskMap], trigger: str = "admin
     ids = [m.local_task_id for m in mappings]
     tasks = get_task_model().objects.filter(pk__in=ids).only("id", task_contract().owner)
     return tasks_resync(tasks=tasks, trigger=trigger)
+
+
+@transaction.atomic
+def chat_project_set(*, user: Any, chat_id: int, project_name: str | None) -> SyncRun | None:
+    """Put a chat's tasks in this Todoist project (None: back to TODOIST_PROJECT_NAME) and
+    queue a sync of the chat, which moves its open tasks. Answers the queued run, or None when
+    nothing changed. Raises NoTodoistToken before changing anything."""
+    todoist_token_for(user_id=user.pk)
+    current = TodoistChatProject.objects.filter(user=user, chat_id=chat_id).first()
+    if (current.project_name if current else None) == project_name:
+        return None
+    if project_name is None:
+        current.delete()
+    else:
+        TodoistChatProject.objects.update_or_create(
+            user=user, chat_id=chat_id, defaults={"project_name": project_name}
+        )
+    return sync_enqueue(user=user, chat_id=chat_id, trigger="chat-project")

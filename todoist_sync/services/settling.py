@@ -15,14 +15,16 @@ from django.utils import timezone
 
 from todoist_sync.conf import conf
 from todoist_sync.events import EventBuffer, Level
-from todoist_sync.exceptions import TodoistError, TodoistValidationError
+from todoist_sync.exceptions import TodoistError
 from todoist_sync.models import SyncRun, TodoistTaskMap
 from todoist_sync.payloads import fingerprint
 from todoist_sync.services.persistence import PushItem
 from todoist_sync.services.planning import Decision, raw_fingerprint, with_real_ids
+from todoist_sync.services.projects import ProjectDirectory, full_reason
 from todoist_sync.task_model import LocalTask
 
 State = TodoistTaskMap.SyncState
+DELETED_REASON = "deleted in Todoist (or completed there): not found"
 
 # The run counter each confirmed command adds to.
 COUNTERS = {
@@ -33,17 +35,34 @@ COUNTERS = {
 }
 
 
+def carried(
+    mapping: TodoistTaskMap, commands: list[dict[str, Any]], achieved: dict[str, Any], **extra: Any
+) -> dict[str, Any]:
+    """New in-flight commands of a mapping, keeping where a read would find its create
+    (`since`: the account's items sync token when the create was first sent)."""
+    inflight = {"commands": commands, "achieved": achieved, **extra}
+    since = (mapping.inflight or {}).get("since")
+    if since:
+        inflight["since"] = since
+    return inflight
+
+
 class Settler:
     """Applies outcomes to mappings in memory; the caller writes them (one UPDATE per batch).
 
     `run` is the tally; tasks that still have a change to send go in `followups`.
     """
 
-    def __init__(self, *, run: SyncRun, events: EventBuffer) -> None:
+    def __init__(
+        self, *, run: SyncRun, events: EventBuffer, projects: ProjectDirectory | None = None
+    ) -> None:
         self.run = run
         self.events = events
+        self.projects = projects
         self.errors: list[str] = []
         self.followups: set[int] = set()
+        # Creates Todoist confirmed without their id: found by a read (`Healer`), never re-made.
+        self.unconfirmed: list[PushItem] = []
 
     def settle(self, item: PushItem, statuses: list[Any], temp_ids: dict[str, str]) -> None:
         """Apply one task's command outcomes (in order; None = not attempted)."""
@@ -52,8 +71,9 @@ class Settler:
         remaining = []
         for command, status in zip(item.commands, statuses, strict=True):
             if status == "ok":
-                counter = COUNTERS[command["type"]]
-                setattr(self.run, counter, getattr(self.run, counter) + 1)
+                counter = COUNTERS.get(command["type"])
+                if counter:
+                    setattr(self.run, counter, getattr(self.run, counter) + 1)
                 if command["type"] == "item_add":
                     ok_add = True
                     real_id = temp_ids.get(command["temp_id"])
@@ -61,20 +81,28 @@ class Settler:
                         mapping.todoist_task_id = str(real_id)
                     elif not mapping.todoist_task_id:
                         missing_id = True
+                elif command["type"] == "item_close" and self.projects is not None:
+                    self.room_made(item)
                 continue
             if error is None and isinstance(status, TodoistError):
                 error = status
             remaining.append(command)
-        if error is None and not missing_id:
+        if missing_id:
+            # Todoist ran the create (a replay of its uuid) but gave no id: never create again.
+            # What followed it may have failed only for want of the id: it goes again after a
+            # read finds the task.
+            adds = [c for c in item.commands if c["type"] == "item_add"]
+            rest = [c for c in remaining if c["type"] != "item_add"]
+            mapping.inflight = carried(mapping, adds + rest, item.achieved, add_confirmed=True)
+            if mapping.sync_state != State.ERROR:
+                mapping.sync_state = State.PENDING
+            self.unconfirmed.append(item)
+            return
+        if error is None:
             self.mark_synced(mapping, item.achieved)
             return
-        if missing_id:
-            # Todoist says the create ran but gave no id: never create again blindly.
-            error = TodoistValidationError(
-                "Todoist accepted the create but did not return the new task's id; find the task "
-                "in Todoist, or re-sync to ask again with the same request id"
-            )
-            remaining = item.commands
+        if self.wait_for_project(item, error, ok_add=ok_add):
+            return
         self.settle_error(
             item.task,
             mapping,
@@ -82,7 +110,68 @@ class Settler:
             achieved=item.achieved,
             ok_add=ok_add,
             remaining=with_real_ids(remaining, mapping),
-            keep_inflight=missing_id,
+        )
+
+    def wait_for_project(self, item: PushItem, error: TodoistError, *, ok_add: bool) -> bool:
+        """A create, reopen or move its project cannot take (full, refused, or deleted): the
+        task waits, pending, without an error or an attempt. Answers whether it was that."""
+        name = item.achieved.get("project")
+        if self.projects is None or name is None or ok_add:
+            return False
+        mapping = item.mapping
+        if error.project_full:
+            self.projects.mark_full(name)
+            reason = full_reason(name)
+        elif self.projects.refused(name):
+            reason = self.projects.refused(name)
+        elif error.project_gone:
+            # Deleted in Todoist (the batch's read forgot it: created again, with its tasks),
+            # or being created and not known by its id yet: either way, next round.
+            reason = f"Todoist project {name!r} is being created"
+            self.followups.update(self.projects.take_reset())
+            self.followups.add(item.task.id)
+        else:
+            return False
+        self.wait(mapping, reason, name=name)
+        return True
+
+    def wait(self, mapping: TodoistTaskMap, reason: str, *, name: str) -> None:
+        """The task stays pending until its project has room (or exists)."""
+        mapping.inflight = None
+        if not mapping.todoist_task_id:
+            # The create did not run: a fresh uuid, since Todoist would not run the old one again.
+            mapping.request_id = str(uuid.uuid4())
+        mapping.waiting_reason = reason[:200]
+        mapping.project = self.projects.project(name) if self.projects else None
+        if mapping.sync_state != State.ERROR:
+            mapping.sync_state = State.PENDING
+        mapping.updated_at = timezone.now()
+
+    def room_made(self, item: PushItem) -> None:
+        """A close freed a place in the task's project (tasks waiting for it go again)."""
+        project = item.mapping.project
+        name = project.name if project is not None else item.achieved.get("project")
+        if name is not None:
+            self.projects.mark_room(name)
+
+    def gone_after_create(self, item: PushItem) -> None:
+        """Todoist confirmed the create, but a read finds no such task: deleted in Todoist."""
+        task, mapping = item.task, item.mapping
+        mapping.inflight = None
+        if conf.TODOIST_RECREATE_DELETED:
+            self.events.add(
+                Level.WARNING,
+                f"Task {task.id} was deleted in Todoist; it will be created again.",
+                {"local_task_id": task.id},
+            )
+            self.recreate(task, mapping)
+            return
+        mapping.updated_at = timezone.now()
+        self._fail(task, mapping, DELETED_REASON, permanent=True)
+        self.events.add(
+            Level.ERROR,
+            f"Task {task.id} not synced: {DELETED_REASON}",
+            {"local_task_id": task.id, "permanent": True},
         )
 
     def settle_error(
@@ -94,10 +183,9 @@ class Settler:
         achieved: dict[str, Any],
         ok_add: bool,
         remaining: list[dict[str, Any]],
-        keep_inflight: bool = False,
     ) -> None:
         mapping.updated_at = timezone.now()
-        inflight = {"commands": remaining, "achieved": achieved} if remaining else None
+        inflight = carried(mapping, remaining, achieved) if remaining else None
         if error.stops_run:
             # Not the task's fault: it stays pending with its commands, and the run stops.
             mapping.inflight = inflight
@@ -105,16 +193,16 @@ class Settler:
                 mapping.sync_state = State.PENDING
             return
         deleted = error.task_gone and mapping.todoist_task_id and not ok_add
+        if deleted and self.projects is not None and self.projects.forgot(mapping.project_id):
+            self.recreate(task, mapping)  # its project was deleted: reported once, for all
+            return
         if deleted and conf.TODOIST_RECREATE_DELETED:
             self.events.add(
                 Level.WARNING,
                 f"Task {task.id} was deleted in Todoist; it will be created again.",
                 {"local_task_id": task.id, "todoist_task_id": mapping.todoist_task_id},
             )
-            mapping.todoist_task_id, mapping.pushed, mapping.pushed_fingerprint = None, None, ""
-            mapping.inflight, mapping.request_id = None, str(uuid.uuid4())
-            mapping.sync_state, mapping.attempts = State.PENDING, 0
-            self.followups.add(task.id)
+            self.recreate(task, mapping)
             return
         if error.transient:
             mapping.attempts += 1
@@ -129,12 +217,11 @@ class Settler:
                 self._fail(task, mapping, f"temporary: {error.detail}", permanent=False)
         elif deleted:
             mapping.inflight = None
-            reason = "deleted in Todoist (or completed there): not found"
-            self._fail(task, mapping, reason, permanent=True)
+            self._fail(task, mapping, DELETED_REASON, permanent=True)
         else:
             # Validation and anything Todoist refuses for this task: permanent until it changes.
-            mapping.inflight = inflight if keep_inflight else None
-            if ok_add and not keep_inflight:
+            mapping.inflight = None
+            if ok_add:
                 # The create went through; only what followed failed. Never create again.
                 done_part = {**achieved, "done": False}
                 mapping.pushed, mapping.pushed_fingerprint = done_part, fingerprint(done_part)
@@ -142,6 +229,14 @@ class Settler:
             reason = f"validation: {argument + ': ' if argument else ''}{error.detail}"
             self._fail(task, mapping, reason, permanent=True)
         self._report(task, mapping, mapping.last_error, error=error)
+
+    def recreate(self, task: LocalTask, mapping: TodoistTaskMap) -> None:
+        """Todoist no longer has the task: it is created again next round, under a fresh uuid."""
+        mapping.todoist_task_id, mapping.pushed, mapping.pushed_fingerprint = None, None, ""
+        mapping.inflight, mapping.request_id = None, str(uuid.uuid4())
+        mapping.sync_state, mapping.attempts = State.PENDING, 0
+        mapping.last_error, mapping.error_permanent, mapping.next_retry_at = "", False, None
+        self.followups.add(task.id)
 
     def fail_invalid(self, decision: Decision, *, user_id: int) -> None:
         """A task Todoist would refuse, caught before sending: permanent until it changes."""
@@ -159,9 +254,11 @@ class Settler:
             {"local_task_id": task.id, "field": error.field, "permanent": True},
         )
 
-    @staticmethod
-    def mark_synced(mapping: TodoistTaskMap, achieved: dict[str, Any]) -> None:
+    def mark_synced(self, mapping: TodoistTaskMap, achieved: dict[str, Any]) -> None:
         now = timezone.now()
+        if self.projects is not None and "project" in achieved:
+            mapping.project = self.projects.project(achieved["project"])
+        mapping.waiting_reason = ""
         mapping.pushed, mapping.pushed_fingerprint = achieved, fingerprint(achieved)
         mapping.inflight = None
         mapping.sync_state = State.SYNCED

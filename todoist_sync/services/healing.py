@@ -1,0 +1,104 @@
+"""Finding the tasks of creates Todoist confirmed without their id.
+
+A replayed `item_add` (its uuid already executed: our earlier answer was lost) is answered "ok"
+and, as far as anyone knows, without a `temp_id_mapping`. The task exists; creating it again
+would duplicate it. One incremental read of the account's items (`POST /sync` with the stored
+`sync_token`) shows what changed since; each unconfirmed create adopts the task that matches
+what it sent. Only a confirmed create with no such task counts as deleted in Todoist.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from todoist_sync.exceptions import TodoistError
+from todoist_sync.models import TodoistTaskMap
+from todoist_sync.services.persistence import PushItem, mappings_save
+from todoist_sync.services.planning import with_real_ids
+from todoist_sync.services.projects import ProjectDirectory
+from todoist_sync.services.settling import Settler, carried
+from todoist_sync.services.transport import Transport
+
+MATCHED_FIELDS = ("content", "description", "priority")
+
+
+class Healer:
+    def __init__(
+        self, *, transport: Transport, settler: Settler, projects: ProjectDirectory
+    ) -> None:
+        self.transport = transport
+        self.settler = settler
+        self.projects = projects
+
+    def heal(self, items: list[PushItem]) -> None:
+        """One read per starting point (usually one for all); each create adopts its task,
+        or follows the deleted policy."""
+        if not items:
+            return
+        by_since: dict[str, list[PushItem]] = {}
+        fallback = self.projects.account.items_sync_token or "*"
+        for item in items:
+            since = item.mapping.inflight.get("since") or fallback
+            by_since.setdefault(since, []).append(item)
+        for since, group in by_since.items():
+            self.heal_from(since, group)
+        mappings_save([item.mapping for item in items])
+        self.settler.events.flush()
+
+    def heal_from(self, since: str, items: list[PushItem]) -> None:
+        try:
+            result = self.transport.send(
+                lambda: self.transport.client.sync(sync_token=since, resource_types=["items"])
+            )
+        except TodoistError as exc:
+            self.transport.stop_on(exc)
+            for item in items:  # asked again later: the re-sent create is answered "ok" again
+                self.settler.settle_error(
+                    item.task,
+                    item.mapping,
+                    exc,
+                    achieved=item.achieved,
+                    ok_add=False,
+                    remaining=item.mapping.inflight["commands"],
+                )
+            return
+        candidates = [i for i in result.items if i.get("id")]
+        taken = set(
+            TodoistTaskMap.objects.filter(
+                user_id=self.transport.user_id,
+                todoist_task_id__in=[str(i["id"]) for i in candidates],
+            ).values_list("todoist_task_id", flat=True)
+        )
+        for item in items:
+            sent = self.sent_add(item)
+            found = next(
+                (c for c in candidates if str(c["id"]) not in taken and self.matches(c, sent)),
+                None,
+            )
+            if found is None or found.get("is_deleted"):
+                self.settler.gone_after_create(item)
+                continue
+            taken.add(str(found["id"]))
+            self.adopt(item, str(found["id"]))
+
+    def adopt(self, item: PushItem, todoist_id: str) -> None:
+        mapping = item.mapping
+        mapping.todoist_task_id = todoist_id
+        rest = with_real_ids(mapping.inflight["commands"], mapping)
+        if rest:
+            # What followed the create goes next round, with the real id (same uuids).
+            mapping.inflight = carried(mapping, rest, item.achieved)
+            self.settler.followups.add(item.task.id)
+        else:
+            self.settler.mark_synced(mapping, item.achieved)
+
+    def sent_add(self, item: PushItem) -> dict[str, Any]:
+        [add] = [c for c in item.mapping.inflight["commands"] if c["type"] == "item_add"]
+        return self.projects.rewrite([add])[0]["args"]
+
+    @staticmethod
+    def matches(remote: dict[str, Any], sent: dict[str, Any]) -> bool:
+        if any(remote.get(f, "") != sent.get(f, remote.get(f, "")) for f in MATCHED_FIELDS):
+            return False
+        project = sent.get("project_id")
+        return project is None or str(remote.get("project_id")) == project

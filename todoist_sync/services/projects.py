@@ -1,0 +1,312 @@
+"""The Todoist projects a run puts tasks in: found by name, created when missing, watched for
+the 300-task cap, created again when deleted in Todoist.
+
+A project is created in the same `/sync` request as the first tasks that go in it: a
+`project_add` whose uuid is also its temp_id, committed before it leaves (as a task's create
+is), so a lost answer never makes a second project.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from datetime import timedelta
+from typing import Any
+
+from django.db.models import Count, Q
+from django.utils import timezone
+
+from todoist_sync.conf import conf
+from todoist_sync.events import EventBuffer, Level
+from todoist_sync.exceptions import TodoistError
+from todoist_sync.models import SyncRun, TodoistAccount, TodoistProject, TodoistTaskMap
+from todoist_sync.services.transport import RunStop, Transport
+from todoist_sync.todoist import SyncResult
+
+INBOX = "Inbox"
+RESOURCES = ["items", "projects"]
+
+
+def full_reason(name: str) -> str:
+    return f"Todoist project {name!r} is full ({conf.TODOIST_PROJECT_MAX_TASKS} active tasks)"
+
+
+class ProjectDirectory:
+    """One run's view of a user's projects in one Todoist account."""
+
+    def __init__(
+        self, *, user_id: int, account_key: str, transport: Transport, events: EventBuffer
+    ) -> None:
+        self.user_id = user_id
+        self.transport = transport
+        self.events = events
+        self.account, _ = TodoistAccount.objects.get_or_create(user_id=user_id, key=account_key)
+        self.by_name = {p.name: p for p in self.account.projects.all()}
+        self.room: dict[str, int] = {}  # active tasks that still fit, per project, this round
+        self.probed: set[str] = set()  # full projects tried once this run
+        self.recreated: set[str] = set()  # projects created again this run (at most once)
+        self.retried: set[str] = set()  # refused projects asked for again this run
+        self.forgotten: set[int] = set()  # projects found deleted in Todoist this run
+        self.reset_ids: list[int] = []  # their tasks, to create again
+        self.made_room: set[str] = set()  # projects a close left room in, this round
+        self.remote: dict[str, str] | None = None  # live projects by name, once read whole
+
+    # -- reads -------------------------------------------------------------------------------------
+
+    def read_everything_once(self) -> None:
+        """The first run in an account reads it whole (`"*"`), once: where incremental reads
+        start from, the inbox, and projects a person made. Later runs read increments only."""
+        account = self.account
+        if account.items_sync_token and account.projects_sync_token:
+            return
+        result = self.transport.send(
+            lambda: self.transport.client.sync(sync_token="*", resource_types=RESOURCES)
+        )
+        account.items_sync_token = account.projects_sync_token = result.sync_token
+        self.adopt(result.projects, whole=True)
+        account.save(update_fields=["items_sync_token", "projects_sync_token", "inbox_project_id"])
+
+    def read_projects(self) -> None:
+        """Every project, read again (projects are few): a name not seen before may be a
+        project a person made long ago, which no increment would show."""
+        result = self.transport.send(
+            lambda: self.transport.client.sync(sync_token="*", resource_types=["projects"])
+        )
+        self.account.projects_sync_token = result.sync_token
+        self.adopt(result.projects, whole=True)
+        self.account.save(update_fields=["projects_sync_token", "inbox_project_id"])
+
+    def adopt(self, projects: Iterable[dict[str, Any]], *, whole: bool = False) -> None:
+        """Take the ids of our projects from Todoist's answer; forget the ones deleted there."""
+        live: dict[str, str] = {}
+        for remote in projects:
+            if remote.get("inbox_project"):
+                self.account.inbox_project_id = str(remote["id"])
+            gone = remote.get("is_deleted") or remote.get("is_archived")
+            if not gone and not remote.get("inbox_project"):
+                live.setdefault(str(remote.get("name")), str(remote["id"]))
+        if whole:
+            self.remote = live
+        for name, project in self.by_name.items():
+            if name in live and project.todoist_project_id is None:
+                project.todoist_project_id = live[name]
+                project.save(update_fields=["todoist_project_id"])
+            elif whole and name not in live and project.todoist_project_id:
+                self.forget(project)
+
+    # -- names to ids --------------------------------------------------------------------------
+
+    def prepare(self, names: Iterable[str]) -> None:
+        """Make sure every project named can be referred to in this round's commands."""
+        self.read_everything_once()
+        unknown = [n for n in set(names) if n != INBOX and not self.ref(n)]
+        if self.remote is None and any(n not in self.by_name for n in unknown):
+            self.read_projects()
+        for name in unknown:
+            project = self.by_name.get(name)
+            if project is None:
+                # A project of that name a person made is used, not made a second time.
+                project = self.by_name[name] = TodoistProject.objects.create(
+                    account=self.account,
+                    name=name,
+                    todoist_project_id=(self.remote or {}).get(name),
+                )
+            retry = project.refused_reason and name not in self.retried
+            if project.todoist_project_id is None and (not project.request_id or retry):
+                self.retried.add(name)
+                # Committed before the project_add leaves: re-sent unchanged if unconfirmed.
+                # A refused one is tried again, once a run, under a fresh uuid.
+                project.request_id, project.refused_reason = str(uuid.uuid4()), ""
+                project.save(update_fields=["request_id", "refused_reason"])
+
+    def project(self, name: str) -> TodoistProject | None:
+        if name == INBOX:
+            return None
+        return self.by_name.get(name)
+
+    def ref(self, name: str) -> str | None:
+        """The project's id for a command: its real id, or its temp_id while it is created."""
+        if name == INBOX:
+            return self.account.inbox_project_id or None
+        project = self.by_name.get(name)
+        if project is None or project.refused_reason:
+            return None
+        return project.todoist_project_id or project.request_id or None
+
+    def add_commands(self) -> list[dict[str, Any]]:
+        """The project_add commands the next batch must carry (first in it)."""
+        return [
+            {
+                "type": "project_add",
+                "uuid": p.request_id,
+                "temp_id": p.request_id,
+                "args": {"name": p.name},
+            }
+            for p in self.by_name.values()
+            if p.request_id and not p.todoist_project_id and not p.refused_reason
+        ]
+
+    def rewrite(self, commands: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Commands with the temp_ids of projects created since replaced by their real ids
+        (a project keeps its creation's uuid, so commands stored before still resolve)."""
+        real = {p.request_id: p.todoist_project_id for p in self.by_name.values() if p.request_id}
+        out = []
+        for command in commands:
+            target = command["args"].get("project_id")
+            if real.get(target):
+                command = {**command, "args": {**command["args"], "project_id": real[target]}}
+            out.append(command)
+        return out
+
+    def settle_adds(self, outcome: SyncResult) -> bool:
+        """Apply the answers to project_add commands; answers whether one is confirmed without
+        its id (a read then finds it by name)."""
+        unresolved = False
+        for project in self.by_name.values():
+            temp = project.request_id
+            if not temp or project.todoist_project_id or temp not in outcome.sync_status:
+                continue
+            status = outcome.sync_status[temp]
+            if status == "ok":
+                real = outcome.temp_id_mapping.get(temp)
+                if real:
+                    project.todoist_project_id = real
+                    project.save(update_fields=["todoist_project_id"])
+                else:
+                    unresolved = True
+            else:
+                reason = f"Todoist refused to create project {project.name!r}: {status.detail}"
+                project.refused_reason = reason[:200]
+                project.save(update_fields=["refused_reason"])
+        if unresolved:
+            try:
+                self.read_projects()
+            except TodoistError as exc:
+                self.transport.stop_on(exc)
+                # Without its id, later requests could not name the project: stop, and let
+                # a later run find it (its uuid makes the re-sent project_add harmless).
+                raise RunStop(
+                    SyncRun.State.DEFERRED,
+                    "a new Todoist project's id is not known yet; the rest resumes shortly",
+                    timezone.now() + timedelta(seconds=conf.TODOIST_RETRY_BASE_SECONDS),
+                ) from None
+        return unresolved
+
+    # -- the cap -------------------------------------------------------------------------------
+
+    def count_room(self, names: Iterable[str]) -> None:
+        """How many more active tasks fit in each project, as far as our own tasks tell."""
+        ids = {n: self.by_name[n].pk for n in names if n in self.by_name}
+        open_counts = dict(
+            TodoistTaskMap.objects.filter(
+                user_id=self.user_id, project_id__in=ids.values(), todoist_task_id__isnull=False
+            )
+            .filter(Q(pushed__done=False))
+            .values_list("project_id")
+            .annotate(n=Count("id"))
+            .order_by()
+        )
+        for name in names:
+            pk = ids.get(name)
+            self.room[name] = conf.TODOIST_PROJECT_MAX_TASKS - open_counts.get(pk, 0)
+
+    def take_room(self, name: str) -> str | None:
+        """Reserve room for one more active task in the project; answers why not, if it is full
+        or cannot be created."""
+        project = self.project(name)
+        if project is not None and project.refused_reason:
+            return project.refused_reason
+        if project is not None and project.full_since:
+            if name in self.probed:
+                return full_reason(name)
+            self.probed.add(name)  # one try per run finds out whether room was made
+            return None
+        if name == INBOX:
+            return None  # the inbox's count is unknown here: Todoist's answer tells
+        if self.room.get(name, conf.TODOIST_PROJECT_MAX_TASKS) <= 0:
+            return full_reason(name)
+        self.room[name] = self.room.get(name, conf.TODOIST_PROJECT_MAX_TASKS) - 1
+        return None
+
+    def mark_full(self, name: str) -> None:
+        project = self.project(name)
+        self.room[name] = 0
+        if project is not None and project.full_since is None:
+            project.full_since = timezone.now()
+            project.save(update_fields=["full_since"])
+
+    def mark_room(self, name: str) -> None:
+        """A task left the project (closed): it has room again."""
+        project = self.project(name)
+        self.room[name] = self.room.get(name, 0) + 1
+        self.made_room.add(name)
+        if project is not None and project.full_since is not None:
+            project.full_since = None
+            project.save(update_fields=["full_since"])
+
+    def waiting_for_room(self) -> list[int]:
+        """Local ids of the tasks waiting for a project a close made room in (one query);
+        they go again in the next round."""
+        names, self.made_room = self.made_room, set()
+        projects = [self.by_name[n] for n in names if n in self.by_name]
+        if not projects:
+            return []
+        waiting = TodoistTaskMap.objects.filter(project__in=projects).exclude(waiting_reason="")
+        return list(waiting.values_list("local_task_id", flat=True))
+
+    # -- deleted in Todoist --------------------------------------------------------------------
+
+    def refused(self, name: str) -> str:
+        project = self.project(name)
+        return project.refused_reason if project is not None else ""
+
+    def forgot(self, project_pk: int | None) -> bool:
+        """Whether this run found that project deleted in Todoist."""
+        return project_pk is not None and project_pk in self.forgotten
+
+    def take_reset(self) -> list[int]:
+        """Local ids of the tasks of projects forgotten since the last call."""
+        ids, self.reset_ids = self.reset_ids, []
+        return ids
+
+    def check_deleted(self) -> None:
+        """Some tasks or projects were not found: if a project was deleted, that is why (one
+        read of all projects, which also finds the ids of projects being created)."""
+        try:
+            self.read_projects()
+        except TodoistError as exc:
+            self.transport.stop_on(exc)  # otherwise: not known now; the next run reads again
+
+    def forget(self, project: TodoistProject) -> list[int]:
+        """The project was deleted in Todoist (and its tasks with it): create it, and its tasks,
+        again (once a run). Answers the local ids of its tasks, all pending again."""
+        if project.name in self.recreated:
+            return []
+        self.recreated.add(project.name)
+        self.forgotten.add(project.pk)
+        mappings = TodoistTaskMap.objects.filter(project=project)
+        task_ids = list(mappings.values_list("local_task_id", flat=True))
+        self.reset_ids.extend(task_ids)
+        mappings.update(
+            todoist_task_id=None,
+            pushed=None,
+            pushed_fingerprint="",
+            inflight=None,
+            sync_state=TodoistTaskMap.SyncState.PENDING,
+            waiting_reason="",
+            last_error="",
+            attempts=0,
+            error_permanent=False,
+            failed_fingerprint="",
+            next_retry_at=None,
+            updated_at=timezone.now(),
+        )
+        project.todoist_project_id, project.request_id, project.full_since = None, "", None
+        project.save(update_fields=["todoist_project_id", "request_id", "full_since"])
+        self.events.add(
+            Level.WARNING,
+            f"Todoist project {project.name!r} was deleted in Todoist; it and its "
+            f"{len(task_ids)} task(s) will be created again.",
+            {"project": project.name},
+        )
+        return task_ids
