@@ -10,8 +10,6 @@ endpoint's check with Todoist is answered by `responses` with a 401.
 
 from __future__ import annotations
 
-from unittest import mock
-
 import pytest
 import responses
 import schemathesis
@@ -45,11 +43,8 @@ def keep_the_test_connection():
 
 
 @pytest.fixture(autouse=True)
-def no_todoist():
-    with (
-        mock.patch("todoist_sync.services.runs.queue_job"),
-        responses.RequestsMock(assert_all_requests_are_fired=False) as todoist,
-    ):
+def no_todoist(queued_jobs):
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as todoist:
         todoist.add(
             responses.GET,
             f"{settings.TODOIST_API_URL}/user",

@@ -25,12 +25,6 @@ TOKEN = "0123456789abcdef0123456789abcdefSECRETcafe"
 USER_URL = f"{settings.TODOIST_API_URL}/user"
 
 
-@pytest.fixture
-def rsps():
-    with responses.RequestsMock() as mocked:
-        yield mocked
-
-
 def todoist_accepts(rsps) -> None:
     rsps.get(USER_URL, json={"id": "2671355", "email": "alice@example.com"})
 
@@ -139,14 +133,15 @@ def test_delete_disconnects(api_client, user, rsps):
     assert api_client.delete(URL).status_code == 204  # idempotent
 
 
-def test_own_token_wins_and_the_global_one_serves_the_rest(api_client, user, other_user, rsps):
+def test_own_token_wins_and_the_global_one_serves_the_rest(
+    api_client, user, other_user, rsps, queued_jobs
+):
     todoist_accepts(rsps)
     api_client.put(URL, {"token": TOKEN}, format="json")
     assert services.todoist_token_for(user_id=user.pk) == TOKEN
     assert services.todoist_token_for(user_id=other_user.pk) == settings.TODOIST_API_TOKEN
     with override_settings(TODOIST_API_TOKEN=""):
-        with mock.patch("todoist_sync.services.runs.queue_job"):
-            assert api_client.post("/v1/sync/todoist").status_code == 202
+        assert api_client.post("/v1/sync/todoist").status_code == 202
         with pytest.raises(services.NoTodoistToken):
             services.todoist_token_for(user_id=other_user.pk)
 

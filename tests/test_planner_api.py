@@ -4,15 +4,12 @@ import datetime
 
 import pytest
 from django.db import IntegrityError, transaction
+from factories import make_task
 from rest_framework.test import APIClient
 
 from planner.models import TITLE_MAX_LENGTH, EventLog, Task
 
 pytestmark = pytest.mark.django_db
-
-
-def make_task(user, **fields) -> Task:
-    return Task.objects.create(user=user, title=fields.pop("title", "A task"), **fields)
 
 
 # --- model constraints -------------------------------------------------------------------

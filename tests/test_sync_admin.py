@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from unittest import mock
+from functools import partial
 
 import pytest
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
@@ -12,23 +12,18 @@ from django.contrib.messages import constants as message_level
 from django.db import connection
 from django.test import Client, override_settings
 from django.test.utils import CaptureQueriesContext
+from factories import make_map
 
 from planner.models import EventLog, Task
 from todoist_sync.models import SyncRun, TodoistCredential, TodoistTaskMap
 from todoist_sync.tokens import encrypt_token
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("queued_jobs")]
 
 MAPS = "/admin/todoist_sync/todoisttaskmap/"
 RUNS = "/admin/todoist_sync/syncrun/"
 TASKS = "/admin/planner/task/"
 State = TodoistTaskMap.SyncState
-
-
-@pytest.fixture(autouse=True)
-def queue_job():
-    with mock.patch("todoist_sync.services.runs.queue_job") as patched:
-        yield patched
 
 
 def staff_client(*codenames: str) -> Client:
@@ -41,19 +36,8 @@ def staff_client(*codenames: str) -> Client:
     return client
 
 
-def make_map(user, *, title="A task", state=State.ERROR, permanent=True, **fields):
-    task = Task.objects.create(user=user, title=title)
-    return TodoistTaskMap.objects.create(
-        user=user,
-        local_task=task,
-        request_id=f"req-{task.pk}",
-        sync_state=state,
-        error_permanent=permanent,
-        attempts=3 if state == State.ERROR else 0,
-        last_error="validation: content: too long" if state == State.ERROR else "",
-        failed_fingerprint="f" * 16 if permanent else "",
-        **fields,
-    )
+# What the re-sync actions are for: a mapping that gave up.
+failed_map = partial(make_map, state=State.ERROR, permanent=True)
 
 
 def run_action(client: Client, url: str, action: str, pks: list[int]):
@@ -70,7 +54,7 @@ def messages_of(response) -> list[tuple[int, str]]:
 
 
 def test_mapping_changelist_links_the_task_and_todoist(admin_client, user):
-    mapping = make_map(user, title="Buy milk", state=State.SYNCED, permanent=False)
+    mapping = make_map(user, title="Buy milk")
     TodoistTaskMap.objects.filter(pk=mapping.pk).update(todoist_task_id="6X7rM8997g3RQmvh")
 
     html = admin_client.get(MAPS).content.decode()
@@ -80,10 +64,10 @@ def test_mapping_changelist_links_the_task_and_todoist(admin_client, user):
 
 
 def test_mapping_changelist_filters_and_search(admin_client, user, other_user):
-    make_map(user, title="permanent one")
-    make_map(user, title="retrying one", permanent=False)
-    make_map(other_user, title="bobs one", state=State.SYNCED, permanent=False)
-    synced = make_map(user, title="synced one", state=State.SYNCED, permanent=False)
+    failed_map(user, title="permanent one")
+    make_map(user, title="retrying one", state=State.ERROR)
+    make_map(other_user, title="bobs one")
+    synced = make_map(user, title="synced one")
     TodoistTaskMap.objects.filter(pk=synced.pk).update(todoist_task_id="td-42")
 
     def titles(query: str) -> set[str]:
@@ -104,7 +88,7 @@ def test_mapping_changelist_filters_and_search(admin_client, user, other_user):
 def test_changelists_render_without_n_plus_one(admin_client, user, other_user, url):
     def add_rows(owner, count: int) -> None:
         for n in range(count):
-            make_map(owner, title=f"{owner} {n}")
+            failed_map(owner, title=f"{owner} {n}")
             SyncRun.objects.create(job_id=f"{owner}-{n}", user=owner, state="succeeded")
             EventLog.objects.create(user=owner, topic="sync.todoist", message=f"event {n}")
             holder = get_user_model().objects.create_user(username=f"{owner}-holder-{n}")
@@ -128,7 +112,7 @@ def test_changelists_render_without_n_plus_one(admin_client, user, other_user, u
 
 @pytest.mark.parametrize("changelist", [MAPS, RUNS])
 def test_mappings_and_runs_are_read_only(admin_client, user, changelist):
-    mapping = make_map(user)
+    mapping = failed_map(user)
     run = SyncRun.objects.create(job_id="job-1", user=user)
     pk = mapping.pk if changelist == MAPS else run.pk
 
@@ -143,7 +127,7 @@ def test_mappings_and_runs_are_read_only(admin_client, user, changelist):
 
 
 def test_task_page_shows_the_mapping_inline_read_only(admin_client, user):
-    mapping = make_map(user, title="Buy milk", state=State.SYNCED, permanent=False)
+    mapping = make_map(user, title="Buy milk")
     TodoistTaskMap.objects.filter(pk=mapping.pk).update(todoist_task_id="td-77")
 
     response = admin_client.get(f"{TASKS}{mapping.local_task_id}/change/")
@@ -158,9 +142,9 @@ def test_task_page_shows_the_mapping_inline_read_only(admin_client, user):
 # --- the re-sync action on mappings ------------------------------------------------------
 
 
-def test_resync_mappings_clears_the_errors_and_queues_a_sync(admin_client, user, queue_job):
-    first, second = make_map(user, title="one"), make_map(user, title="two")
-    untouched = make_map(user, title="three")
+def test_resync_mappings_clears_the_errors_and_queues_a_sync(admin_client, user):
+    first, second = failed_map(user, title="one"), failed_map(user, title="two")
+    untouched = failed_map(user, title="three")
 
     response = run_action(admin_client, MAPS, "resync_mappings", [first.pk, second.pk])
 
@@ -186,7 +170,7 @@ def test_resync_reports_a_user_without_a_token_as_an_error(admin_client, user, o
     TodoistCredential.objects.create(
         user=other_user, token_encrypted=encrypt_token("bob-token-9999"), token_last4="9999"
     )
-    alices, bobs = make_map(user, title="alice's"), make_map(other_user, title="bob's")
+    alices, bobs = failed_map(user, title="alice's"), failed_map(other_user, title="bob's")
 
     response = run_action(admin_client, MAPS, "resync_mappings", [alices.pk, bobs.pk])
 
@@ -204,7 +188,7 @@ def test_resync_reports_a_user_without_a_token_as_an_error(admin_client, user, o
 
 def test_staff_without_change_permission_cannot_resync_mappings(user):
     client = staff_client("view_todoisttaskmap")
-    mapping = make_map(user)
+    mapping = failed_map(user)
 
     changelist = client.get(MAPS)
     assert changelist.status_code == 200
@@ -220,7 +204,7 @@ def test_staff_without_change_permission_cannot_resync_mappings(user):
 def test_staff_with_change_permission_can_resync_their_own_mappings(user):
     client = staff_client("view_todoisttaskmap", "change_todoisttaskmap")
     staff = get_user_model().objects.get(username__startswith="staff-")
-    mapping = make_map(staff)
+    mapping = failed_map(staff)
     assert "resync_mappings" in client.get(MAPS).content.decode()
 
     run_action(client, MAPS, "resync_mappings", [mapping.pk])
@@ -243,7 +227,7 @@ def test_staff_with_change_permission_can_resync_their_own_mappings(user):
 def test_staff_see_only_their_own_rows(user, url, codenames):
     client = staff_client(*codenames)
     staff = get_user_model().objects.get(username__startswith="staff-")
-    mine, theirs = make_map(staff, title="staff-row"), make_map(user, title="alice-secret")
+    mine, theirs = failed_map(staff, title="staff-row"), failed_map(user, title="alice-secret")
     SyncRun.objects.create(job_id="staff-run", user=staff)
     SyncRun.objects.create(job_id="alice-run", user=user)
     EventLog.objects.create(user=staff, topic="t", message="staff-event")
@@ -263,7 +247,7 @@ def test_staff_cannot_resync_or_change_another_users_rows(user):
     client = staff_client(
         "view_todoisttaskmap", "change_todoisttaskmap", "view_task", "change_task"
     )
-    theirs = make_map(user, title="alice's")
+    theirs = failed_map(user, title="alice's")
     run_action(client, MAPS, "resync_mappings", [theirs.pk])
     run_action(client, TASKS, "resync_tasks", [theirs.local_task_id])
     response = client.post(
@@ -291,7 +275,7 @@ def test_staff_cannot_create_a_task_for_another_user(user):
 
 
 def test_resync_tasks_queues_mapped_and_unmapped_tasks(admin_client, user, other_user):
-    mapped = make_map(user, title="mapped")
+    mapped = failed_map(user, title="mapped")
     unmapped = Task.objects.create(user=user, title="new")
     bobs = Task.objects.create(user=other_user, title="bob's")
 

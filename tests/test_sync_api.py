@@ -1,7 +1,7 @@
 """The sync endpoints: trigger, status, and their OpenAPI description.
 
-The surface is tested with `_queue_job` patched (jobs run inline in tests); one test lets the job
-run for real against Todoist mocked by `responses`.
+The surface is tested with the queue replaced (`queued_jobs`), so no job runs; one test lets the
+job run for real (inline in tests) against Todoist mocked by `responses`.
 """
 
 from __future__ import annotations
@@ -11,14 +11,12 @@ import json
 import os
 import time
 from datetime import timedelta
-from unittest import mock
 
 import pytest
-import responses
-from django.conf import settings
 from django.core.management import call_command
 from django.test import override_settings
 from django.utils import timezone
+from factories import make_map
 from rest_framework.test import APIClient
 
 from planner.models import Task
@@ -31,30 +29,11 @@ STATUS = "/v1/sync/todoist/status"
 State = TodoistTaskMap.SyncState
 
 
-@pytest.fixture
-def queue_job():
-    """The queue itself: patched, so a trigger queues without running the engine inline."""
-    with mock.patch("todoist_sync.services.runs.queue_job") as patched:
-        yield patched
-
-
-def make_map(user, *, state=State.SYNCED, permanent=False, title="A task", **fields):
-    task = Task.objects.create(user=user, title=title)
-    return TodoistTaskMap.objects.create(
-        user=user,
-        local_task=task,
-        request_id=f"req-{task.pk}",
-        sync_state=state,
-        error_permanent=permanent,
-        **fields,
-    )
-
-
 # --- POST /v1/sync/todoist ---------------------------------------------------------------
 
 
 def test_trigger_answers_202_with_the_queued_job(
-    api_client, user, queue_job, django_capture_on_commit_callbacks
+    api_client, user, queued_jobs, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=True):
         response = api_client.post(TRIGGER, {}, format="json")
@@ -65,23 +44,23 @@ def test_trigger_answers_202_with_the_queued_job(
     assert body["job_id"] == run.job_id
     assert body["status_url"] == f"http://testserver{STATUS}?job_id={run.job_id}"
     assert (run.user, run.chat_id, run.state, run.trigger) == (user, None, "queued", "api")
-    queue_job.assert_called_once_with(run)
+    queued_jobs.assert_called_once_with(run)
 
 
-def test_trigger_without_a_body_syncs_every_chat(api_client, queue_job):
+def test_trigger_without_a_body_syncs_every_chat(api_client, queued_jobs):
     response = api_client.post(TRIGGER)
     assert response.status_code == 202, response.content
     assert SyncRun.objects.get().chat_id is None
 
 
-def test_trigger_limits_the_scope_to_a_chat(api_client, queue_job):
+def test_trigger_limits_the_scope_to_a_chat(api_client, queued_jobs):
     response = api_client.post(TRIGGER, {"chat_id": 42}, format="json")
     assert response.status_code == 202
     assert SyncRun.objects.get(job_id=response.json()["job_id"]).chat_id == 42
 
 
 def test_trigger_while_queued_answers_the_queued_job(
-    api_client, queue_job, django_capture_on_commit_callbacks
+    api_client, queued_jobs, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=True):
         first = api_client.post(TRIGGER, {"chat_id": 7}, format="json").json()
@@ -91,17 +70,17 @@ def test_trigger_while_queued_answers_the_queued_job(
     assert second["job_id"] == first["job_id"]
     assert other_scope["job_id"] != first["job_id"]
     assert SyncRun.objects.count() == 2
-    assert queue_job.call_count == 2
+    assert queued_jobs.call_count == 2
 
 
-def test_trigger_after_the_run_started_queues_a_new_one(api_client, queue_job):
+def test_trigger_after_the_run_started_queues_a_new_one(api_client, queued_jobs):
     first = api_client.post(TRIGGER, {}, format="json").json()
     SyncRun.objects.filter(job_id=first["job_id"]).update(state=SyncRun.State.RUNNING)
     second = api_client.post(TRIGGER, {}, format="json").json()
     assert second["job_id"] != first["job_id"]
 
 
-def test_triggers_of_two_users_never_join(api_client, other_user, queue_job):
+def test_triggers_of_two_users_never_join(api_client, other_user, queued_jobs):
     bob = APIClient()
     bob.force_authenticate(other_user)
     mine = api_client.post(TRIGGER, {}, format="json").json()
@@ -111,30 +90,30 @@ def test_triggers_of_two_users_never_join(api_client, other_user, queue_job):
 
 
 @pytest.mark.parametrize("chat_id", ["42", "abc", 4.5, True, [1], 2**63])
-def test_trigger_refuses_a_bad_chat_id(api_client, queue_job, chat_id):
+def test_trigger_refuses_a_bad_chat_id(api_client, queued_jobs, chat_id):
     response = api_client.post(TRIGGER, {"chat_id": chat_id}, format="json")
     assert response.status_code == 400
     assert "chat_id" in response.json()
     assert not SyncRun.objects.exists()
 
 
-def test_trigger_refuses_a_body_that_is_not_an_object(api_client, queue_job):
+def test_trigger_refuses_a_body_that_is_not_an_object(api_client, queued_jobs):
     response = api_client.post(TRIGGER, [1, 2], format="json")
     assert response.status_code == 400
     assert not SyncRun.objects.exists()
 
 
 @override_settings(TODOIST_API_TOKEN="")
-def test_trigger_without_any_token_is_409_and_queues_nothing(api_client, queue_job):
+def test_trigger_without_any_token_is_409_and_queues_nothing(api_client, queued_jobs):
     response = api_client.post(TRIGGER, {}, format="json")
     assert response.status_code == 409
     assert response.json()["detail"].startswith("No Todoist token:")
     assert not SyncRun.objects.exists()
-    queue_job.assert_not_called()
+    queued_jobs.assert_not_called()
 
 
 @override_settings(TODOIST_API_TOKEN="", TODOIST_TOKEN_ENCRYPTION_KEY="key-one")
-def test_trigger_with_an_unreadable_stored_token_is_409(api_client, user, queue_job):
+def test_trigger_with_an_unreadable_stored_token_is_409(api_client, user, queued_jobs):
     from todoist_sync.tokens import encrypt_token
 
     TodoistCredential.objects.create(
@@ -157,44 +136,25 @@ def test_trigger_with_an_unreadable_stored_token_is_409(api_client, user, queue_
         ("delete", "/v1/sync/todoist/token"),
     ],
 )
-def test_endpoints_need_authentication(method, url, queue_job):
+def test_endpoints_need_authentication(method, url, queued_jobs):
     response = getattr(APIClient(), method)(url, {}, format="json")
     assert response.status_code == 401
     assert not SyncRun.objects.exists()
 
 
 def test_the_job_runs_the_engine_against_todoist(
-    api_client, user, django_capture_on_commit_callbacks
+    api_client, user, todoist, django_capture_on_commit_callbacks
 ):
     """Not patched: the queued job runs inline (Q sync mode) and pushes to mocked Todoist."""
     task = Task.objects.create(user=user, title="Buy milk")
-    sent = []
 
-    def sync_callback(request):
-        commands = json.loads(request.body)["commands"]
-        sent.extend(commands)
-        return (
-            200,
-            {},
-            json.dumps(
-                {
-                    "sync_status": {c["uuid"]: "ok" for c in commands},
-                    "temp_id_mapping": {
-                        c["temp_id"]: "td-1" for c in commands if c["type"] == "item_add"
-                    },
-                }
-            ),
-        )
+    with django_capture_on_commit_callbacks(execute=True):
+        job_id = api_client.post(TRIGGER, {}, format="json").json()["job_id"]
 
-    with responses.RequestsMock() as rsps:
-        rsps.add_callback(responses.POST, f"{settings.TODOIST_API_URL}/sync", sync_callback)
-        with django_capture_on_commit_callbacks(execute=True):
-            job_id = api_client.post(TRIGGER, {}, format="json").json()["job_id"]
-
-    assert [c["type"] for c in sent] == ["item_add"]
-    assert sent[0]["args"]["content"] == "Buy milk"
+    assert [c["type"] for c in todoist.sent] == ["item_add"]
+    assert todoist.sent[0]["args"]["content"] == "Buy milk"
     mapping = TodoistTaskMap.objects.get(local_task=task)
-    assert (mapping.sync_state, mapping.todoist_task_id) == ("synced", "td-1")
+    assert (mapping.sync_state, mapping.todoist_task_id) == ("synced", "td-Buy milk")
     run = api_client.get(STATUS, {"job_id": job_id}).json()
     assert (run["state"], run["created"], run["failed"]) == ("succeeded", 1, 0)
     status = api_client.get(STATUS).json()

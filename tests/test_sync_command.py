@@ -5,12 +5,10 @@ Todoist is mocked with `responses`; a request nobody registered fails the test.
 
 from __future__ import annotations
 
-import json
 from io import StringIO
 from unittest import mock
 
 import pytest
-import responses
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
@@ -26,42 +24,12 @@ from todoist_sync.tokens import encrypt_token
 pytestmark = pytest.mark.django_db
 
 SYNC_URL = f"{settings.TODOIST_API_URL}/sync"
-BAD_CONTENT = {
-    "error": "Invalid argument value",
-    "error_code": 20,
-    "error_tag": "INVALID_ARGUMENT_VALUE",
-    "http_code": 400,
-    "error_extra": {"argument": "content"},
-}
 
 
 @pytest.fixture
-def todoist():
-    """Todoist's /sync: every command succeeds, except those of a task titled "Bad"."""
-    sent: list[dict] = []
-    rejected = {"Bad"}
-
-    def answer(request):
-        commands = json.loads(request.body)["commands"]
-        sent.extend(commands)
-        status = {
-            c["uuid"]: BAD_CONTENT if c["args"].get("content") in rejected else "ok"
-            for c in commands
-        }
-        ids = {c["temp_id"]: f"td-{c['args']['content']}" for c in commands if "temp_id" in c}
-        return 200, {}, json.dumps({"sync_status": status, "temp_id_mapping": ids})
-
-    with responses.RequestsMock() as rsps:
-        rsps.add_callback(responses.POST, SYNC_URL, callback=answer)
-        rsps.sent, rsps.rejected = sent, rejected
-        yield rsps
-
-
-@pytest.fixture
-def no_todoist():
+def no_todoist(rsps):
     """Any request to Todoist fails the test (responses raises for an unregistered URL)."""
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
-        yield rsps
+    yield
     assert not rsps.calls
 
 
@@ -116,6 +84,7 @@ def test_inline_run_prints_progress_and_a_summary(user, todoist):
 
 
 def test_inline_run_exits_1_after_the_summary_when_a_task_ends_in_error(user, todoist):
+    todoist.rejected.add("Bad")
     Task.objects.create(user=user, title="Good")
     Task.objects.create(user=user, title="Bad")
     out = StringIO()
@@ -168,12 +137,11 @@ def test_a_named_user_without_a_token_exits_1(user, no_todoist):
     assert not SyncRun.objects.exists()
 
 
-def test_a_run_todoist_refuses_exits_1(user):
+def test_a_run_todoist_refuses_exits_1(user, rsps):
     Task.objects.create(user=user, title="t")
-    with responses.RequestsMock() as rsps:
-        rsps.post(SYNC_URL, status=401, json={"error": "Unauthorized"})
-        with pytest.raises(CommandError, match="failed runs: 1") as raised:
-            sync_todoist("--user", "alice")
+    rsps.post(SYNC_URL, status=401, json={"error": "Unauthorized"})
+    with pytest.raises(CommandError, match="failed runs: 1") as raised:
+        sync_todoist("--user", "alice")
     assert raised.value.returncode == 1
     assert SyncRun.objects.get().state == "failed"
 
@@ -186,6 +154,7 @@ def test_verbosity_0_prints_nothing_on_success(user, todoist):
 
 
 def test_retry_errors_includes_permanent_errors(user, todoist):
+    todoist.rejected.add("Bad")
     task = Task.objects.create(user=user, title="Bad")
     with pytest.raises(CommandError):
         sync_todoist("--user", "alice")
@@ -258,21 +227,19 @@ def test_dry_run_needs_no_token(user, no_todoist):
 
 
 def test_enqueue_queues_the_job_and_prints_its_id(
-    user, no_todoist, django_capture_on_commit_callbacks
+    user, no_todoist, queued_jobs, django_capture_on_commit_callbacks
 ):
-    with mock.patch("todoist_sync.services.runs.queue_job") as queue_job:
-        with django_capture_on_commit_callbacks(execute=True):
-            out, _ = sync_todoist("--user", "alice", "--enqueue", "--chat", "9")
+    with django_capture_on_commit_callbacks(execute=True):
+        out, _ = sync_todoist("--user", "alice", "--enqueue", "--chat", "9")
     run = SyncRun.objects.get()
     assert (run.state, run.trigger, run.chat_id) == ("queued", "command", 9)
     assert out.strip() == f"alice: queued job {run.job_id}"
-    queue_job.assert_called_once_with(run)
+    queued_jobs.assert_called_once_with(run)
 
 
-def test_enqueue_joins_a_queued_run(user, no_todoist):
-    with mock.patch("todoist_sync.services.runs.queue_job"):
-        first, _ = sync_todoist("--user", "alice", "--enqueue")
-        second, _ = sync_todoist("--user", "alice", "--enqueue")
+def test_enqueue_joins_a_queued_run(user, no_todoist, queued_jobs):
+    first, _ = sync_todoist("--user", "alice", "--enqueue")
+    second, _ = sync_todoist("--user", "alice", "--enqueue")
     assert first == second
     assert SyncRun.objects.count() == 1
 
@@ -281,7 +248,7 @@ def test_enqueue_joins_a_queued_run(user, no_todoist):
 
 
 @override_settings(TODOIST_SAFETY_NET_MINUTES=15)
-def test_schedules_a_safety_net_per_user_with_tasks(user, other_user):
+def test_schedules_install_the_sweep_and_say_whom_it_covers(user, other_user):
     Task.objects.create(user=user, title="t")
     Task.objects.create(user=other_user, title="t")
     get_user_model().objects.create_user(username="no-tasks")
@@ -290,21 +257,18 @@ def test_schedules_a_safety_net_per_user_with_tasks(user, other_user):
     call_command("todoist_schedules", stdout=out)
     call_command("todoist_schedules", stdout=StringIO())  # again: updated, not duplicated
 
-    schedules = Schedule.objects.order_by("name")
-    assert [s.name for s in schedules] == [
-        f"todoist-safety-net-user-{user.pk}",
-        f"todoist-safety-net-user-{other_user.pk}",
-    ]
-    assert all(
-        (s.func, s.schedule_type, s.minutes)
-        == ("todoist_sync.tasks.sync_todoist", Schedule.MINUTES, 15)
-        for s in schedules
+    [schedule] = Schedule.objects.all()
+    assert (schedule.name, schedule.func, schedule.schedule_type, schedule.minutes) == (
+        "todoist-safety-net",
+        "todoist_sync.tasks.safety_net_sweep",
+        Schedule.MINUTES,
+        15,
     )
-    assert "every 15 minutes scheduled for 2 user(s)" in out.getvalue()
+    assert "Safety-net sweep every 15 minutes; it covers 2 user(s) now" in out.getvalue()
 
 
 @override_settings(TODOIST_API_TOKEN="")
-def test_schedules_skip_users_without_a_token(user, other_user):
+def test_schedules_count_only_users_with_a_token(user, other_user):
     Task.objects.create(user=user, title="t")
     Task.objects.create(user=other_user, title="t")
     TodoistCredential.objects.create(
@@ -312,15 +276,7 @@ def test_schedules_skip_users_without_a_token(user, other_user):
     )
     out = StringIO()
     call_command("todoist_schedules", stdout=out)
-    assert [s.name for s in Schedule.objects.all()] == [f"todoist-safety-net-user-{other_user.pk}"]
-    assert "Skipped (no Todoist token): alice" in out.getvalue()
-
-
-def test_schedules_for_named_users(user, other_user):
-    call_command("todoist_schedules", "--user", "bob", stdout=StringIO())
-    assert [s.name for s in Schedule.objects.all()] == [f"todoist-safety-net-user-{other_user.pk}"]
-    with pytest.raises(CommandError, match="Unknown user"):
-        call_command("todoist_schedules", "--user", "nobody", stdout=StringIO())
+    assert "it covers 1 user(s) now" in out.getvalue()
 
 
 def test_an_internal_error_of_one_user_does_not_stop_the_others(user, other_user, todoist):

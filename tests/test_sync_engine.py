@@ -8,29 +8,19 @@ import json
 import logging
 
 import pytest
+import requests
 from django.utils import timezone
 from django_q.models import Schedule
+from factories import make_task, run_sync, sim_tasks
 
 from planner.models import EventLog, Task
-from todoist_sim import SimConfig, Simulator
 from todoist_sync import services
 from todoist_sync.models import RateBudget, SyncLease, SyncRun, TodoistTaskMap
-from todoist_sync.services import planning, runs
+from todoist_sync.services import planning
 from todoist_sync.services.coordination import BUDGET_MARGIN_SECONDS
 from todoist_sync.services.settling import Settler
 
 pytestmark = pytest.mark.django_db
-
-TOKEN = "sim-token-7f3a9c"
-
-
-@pytest.fixture
-def sim(settings):
-    with Simulator(SimConfig(seed=1), tokens={"alice": TOKEN}) as simulator:
-        settings.TODOIST_API_URL = simulator.url
-        settings.TODOIST_API_TOKEN = TOKEN
-        settings.TODOIST_USE_BATCH = True
-        yield simulator
 
 
 @pytest.fixture(params=["batch", "single"])
@@ -40,24 +30,27 @@ def mode(request, settings):
     return request.param
 
 
-def run_sync(user, **kwargs) -> SyncRun:
-    kwargs.setdefault("sleep", lambda seconds: None)
-    return services.sync_run_execute(user_id=user.pk, **kwargs)
-
-
-def sim_tasks(sim) -> list[dict]:
-    return [t for t in sim.tasks("alice") if not t["is_deleted"]]
-
-
-def make(user, title="Task", **fields) -> Task:
-    return Task.objects.create(user=user, title=title, **fields)
+def edit_after_deletion_in_todoist(user, sim, token: str, title: str) -> str:
+    """A task synced, then deleted in Todoist by hand (the app never deletes), then edited and
+    synced again; answers the Todoist id it had."""
+    task = make_task(user, title)
+    run_sync(user)
+    todoist_id = TodoistTaskMap.objects.get().todoist_task_id
+    deleted = requests.delete(
+        f"{sim.url}/tasks/{todoist_id}", headers={"Authorization": f"Bearer {token}"}, timeout=10
+    )
+    deleted.raise_for_status()
+    task.title = f"{title}, edited"
+    task.save()
+    run_sync(user)
+    return todoist_id
 
 
 # --- acceptance criteria ------------------------------------------------------------------
 
 
 def test_ac1_new_task_syncs_once_with_a_stable_mapping(user, sim, mode):
-    task = make(user, "Buy milk", priority=1, due_date=datetime.date(2026, 12, 24))
+    task = make_task(user, "Buy milk", priority=1, due_date=datetime.date(2026, 12, 24))
     run = run_sync(user)
     assert (run.state, run.created, run.failed) == ("succeeded", 1, 0)
     [remote] = sim_tasks(sim)
@@ -75,7 +68,9 @@ def test_ac1_new_task_syncs_once_with_a_stable_mapping(user, sim, mode):
 
 
 def test_ac2_local_updates_propagate_to_the_mapped_task(user, sim, mode):
-    task = make(user, "Draft", description="v1", priority=4, due_date=datetime.date(2026, 1, 2))
+    task = make_task(
+        user, "Draft", description="v1", priority=4, due_date=datetime.date(2026, 1, 2)
+    )
     run_sync(user)
     task.title, task.description, task.priority, task.due_date = "Final", "v2", 2, None
     task.save()
@@ -87,7 +82,7 @@ def test_ac2_local_updates_propagate_to_the_mapped_task(user, sim, mode):
 
 
 def test_ac3_done_closes_and_back_to_open_reopens(user, sim, mode):
-    task = make(user, "Ship it")
+    task = make_task(user, "Ship it")
     run_sync(user)
     task.status = "done"
     task.save()
@@ -100,7 +95,7 @@ def test_ac3_done_closes_and_back_to_open_reopens(user, sim, mode):
 
 
 def test_task_created_done_is_created_then_closed(user, sim, mode):
-    make(user, "Already done", status="done")
+    make_task(user, "Already done", status="done")
     run = run_sync(user)
     assert (run.created, run.closed) == (1, 1)
     assert sim_tasks(sim)[0]["checked"] is True
@@ -108,7 +103,7 @@ def test_task_created_done_is_created_then_closed(user, sim, mode):
 
 def test_ac4_rerun_on_unchanged_tasks_sends_nothing(user, sim, mode):
     for i in range(5):
-        make(user, f"T{i}", status=["open", "blocked", "done"][i % 3])
+        make_task(user, f"T{i}", status=["open", "blocked", "done"][i % 3])
     run_sync(user)
     before = sim.stats()["requests_total"]
     run = run_sync(user)
@@ -117,11 +112,12 @@ def test_ac4_rerun_on_unchanged_tasks_sends_nothing(user, sim, mode):
     assert run.unchanged == 5
 
 
-def test_mapping_rows_are_the_only_reference_for_updates(user, sim):
-    task = make(user, "One")
+def test_mapping_rows_are_the_only_reference_for_updates(user, sim, sim_token):
+    task = make_task(user, "One")
     run_sync(user)
     # Another Todoist task with the same content exists: the mapping, not the content, decides.
-    other = services.todoist_client(token=TOKEN).create_task({"content": "One"}, request_id="x-1")
+    todoist = services.todoist_client(token=sim_token)
+    other = todoist.create_task({"content": "One"}, request_id="x-1")
     mapping = TodoistTaskMap.objects.get(local_task=task)
     mapping.todoist_task_id = other["id"]
     mapping.save()
@@ -134,7 +130,7 @@ def test_mapping_rows_are_the_only_reference_for_updates(user, sim):
 
 
 def test_success_sets_synced_and_clears_error_and_retry_fields(user, sim):
-    task = make(user, "Heal me")
+    task = make_task(user, "Heal me")
     sim.configure(error_rate=1.0)
     run_sync(user)
     mapping = TodoistTaskMap.objects.get(local_task=task)
@@ -152,12 +148,12 @@ def test_success_sets_synced_and_clears_error_and_retry_fields(user, sim):
 # --- field mapping --------------------------------------------------------------------------
 
 
-def test_blocked_adds_the_label_and_keeps_labels_a_person_added(user, sim, mode):
-    task = make(user, "Waiting on Bob")
+def test_blocked_adds_the_label_and_keeps_labels_a_person_added(user, sim, sim_token, mode):
+    task = make_task(user, "Waiting on Bob")
     run_sync(user)
     remote_id = TodoistTaskMap.objects.get(local_task=task).todoist_task_id
     # Someone adds a label in Todoist.
-    services.todoist_client(token=TOKEN).update_task(remote_id, {"labels": ["errand"]})
+    services.todoist_client(token=sim_token).update_task(remote_id, {"labels": ["errand"]})
     task.status = "blocked"
     task.save()
     run_sync(user)
@@ -171,13 +167,13 @@ def test_blocked_adds_the_label_and_keeps_labels_a_person_added(user, sim, mode)
 
 def test_blocked_label_name_is_a_setting(user, sim, settings):
     settings.TODOIST_BLOCKED_LABEL = "on-hold"
-    make(user, "Held", status="blocked")
+    make_task(user, "Held", status="blocked")
     run_sync(user)
     assert sim_tasks(sim)[0]["labels"] == ["on-hold"]
 
 
 def test_blocked_then_done_then_open_removes_the_label(user, sim, mode):
-    task = make(user, "Cycle", status="blocked")
+    task = make_task(user, "Cycle", status="blocked")
     run_sync(user)
     task.status = "done"
     task.save()
@@ -192,7 +188,7 @@ def test_blocked_then_done_then_open_removes_the_label(user, sim, mode):
 
 
 def test_closing_an_open_task_costs_no_label_read(user, sim):
-    task = make(user, "Close me")
+    task = make_task(user, "Close me")
     run_sync(user)
     task.status = "done"
     task.save()
@@ -203,8 +199,8 @@ def test_closing_an_open_task_costs_no_label_read(user, sim):
 
 
 def test_unknown_status_is_skipped_with_a_warning_not_a_crash(user, sim):
-    make(user, "Fine")
-    odd = make(user, "Odd")
+    make_task(user, "Fine")
+    odd = make_task(user, "Odd")
     Task.objects.filter(pk=odd.pk).update(status="someday")
     run = run_sync(user)
     assert (run.state, run.created, run.skipped) == ("succeeded", 1, 1)
@@ -214,16 +210,16 @@ def test_unknown_status_is_skipped_with_a_warning_not_a_crash(user, sim):
 
 
 def test_archived_and_other_users_tasks_are_not_synced(user, other_user, sim):
-    make(user, "Archived", archived=True)
-    make(other_user, "Bob's")
-    make(user, "Mine")
+    make_task(user, "Archived", archived=True)
+    make_task(other_user, "Bob's")
+    make_task(user, "Mine")
     run_sync(user)
     assert [t["content"] for t in sim_tasks(sim)] == ["Mine"]
 
 
 def test_chat_scope_limits_the_run(user, sim):
-    make(user, "Chat 1", chat_id=1)
-    make(user, "Chat 2", chat_id=2)
+    make_task(user, "Chat 1", chat_id=1)
+    make_task(user, "Chat 2", chat_id=2)
     run_sync(user, chat_id=1)
     assert [t["content"] for t in sim_tasks(sim)] == ["Chat 1"]
 
@@ -232,7 +228,7 @@ def test_chat_scope_limits_the_run(user, sim):
 
 
 def test_lost_answer_after_create_never_makes_a_second_task(user, sim, mode):
-    task = make(user, "Exactly once")
+    task = make_task(user, "Exactly once")
     sim.configure(lost_answer_rate=1.0)  # Todoist applies the create, the answer is lost
     first = run_sync(user)
     assert first.failed == 1
@@ -253,7 +249,7 @@ def test_lost_answer_after_create_never_makes_a_second_task(user, sim, mode):
 
 def test_crash_between_todoist_answer_and_our_commit(user, sim, mode, monkeypatch):
     """The worker dies after Todoist created the task and before the mapping is updated."""
-    make(user, "Crash window")
+    make_task(user, "Crash window")
 
     def die(*args, **kwargs):
         raise SystemExit("worker killed")
@@ -278,7 +274,7 @@ def test_crash_between_todoist_answer_and_our_commit(user, sim, mode, monkeypatc
 
 def test_create_ok_without_an_id_is_flagged_not_repeated(user, sim, settings):
     """If a re-sent create's answer lacks the id, the engine must not create again blindly."""
-    make(user, "No id")
+    make_task(user, "No id")
     sim.configure(lost_answer_rate=1.0, replay_temp_id_mapping=False)
     run_sync(user)
     sim.configure(lost_answer_rate=0.0)
@@ -296,8 +292,8 @@ def test_create_ok_without_an_id_is_flagged_not_repeated(user, sim, settings):
 def test_transient_error_backs_off_and_the_run_goes_on(user, sim, settings):
     settings.TODOIST_USE_BATCH = False
     settings.TODOIST_RETRY_BASE_SECONDS = 100
-    make(user, "First")
-    make(user, "Second")
+    make_task(user, "First")
+    make_task(user, "Second")
     sim.configure(error_rate=1.0)
     before = timezone.now()
     run = run_sync(user)
@@ -313,7 +309,7 @@ def test_transient_error_backs_off_and_the_run_goes_on(user, sim, settings):
 
 def test_transient_error_is_not_retried_before_its_time(user, sim, settings):
     settings.TODOIST_RETRY_BASE_SECONDS = 3600
-    make(user, "Later")
+    make_task(user, "Later")
     sim.configure(error_rate=1.0)
     run_sync(user)
     mapping = TodoistTaskMap.objects.get()
@@ -328,7 +324,7 @@ def test_transient_error_is_not_retried_before_its_time(user, sim, settings):
 
 def test_backoff_grows_and_becomes_permanent_past_max_attempts(user, sim, settings):
     settings.TODOIST_RETRY_MAX_ATTEMPTS = 3
-    make(user, "Flaky")
+    make_task(user, "Flaky")
     sim.configure(error_rate=1.0)
     for attempt in (1, 2, 3):
         TodoistTaskMap.objects.update(next_retry_at=None)
@@ -340,7 +336,7 @@ def test_backoff_grows_and_becomes_permanent_past_max_attempts(user, sim, settin
 
 
 def test_retry_is_scheduled_for_the_earliest_next_retry(user, sim):
-    make(user, "Retry me")
+    make_task(user, "Retry me")
     sim.configure(error_rate=1.0)
     run_sync(user)
     mapping = TodoistTaskMap.objects.get()
@@ -351,7 +347,7 @@ def test_retry_is_scheduled_for_the_earliest_next_retry(user, sim):
 
 
 def test_transient_failure_heals_when_the_scheduled_job_runs(user, sim):
-    make(user, "Heals")
+    make_task(user, "Heals")
     sim.configure(error_rate=1.0)
     run_sync(user)
     sim.configure(error_rate=0.0)
@@ -371,7 +367,7 @@ def test_transient_failure_heals_when_the_scheduled_job_runs(user, sim):
 def test_rate_limit_stops_the_run_and_resumes_no_sooner(user, sim, settings):
     settings.TODOIST_USE_BATCH = False
     for i in range(3):
-        make(user, f"R{i}")
+        make_task(user, f"R{i}")
     sim.configure(rate_limit_429_rate=1.0, retry_after_seconds=120)
     run = run_sync(user)
     assert run.state == "deferred"
@@ -397,7 +393,7 @@ def test_rate_limit_stops_the_run_and_resumes_no_sooner(user, sim, settings):
 
 def test_validation_error_is_permanent_with_a_reason_naming_the_field(user, sim, mode):
     # Local validation catches what we know; Todoist's own refusals take the same path.
-    task = make(user, "ok")
+    task = make_task(user, "ok")
     Task.objects.filter(pk=task.pk).update(title="   ")  # the API refuses it; the ORM does not
     run = run_sync(user)
     assert run.failed == 1
@@ -419,7 +415,7 @@ def test_validation_error_is_permanent_with_a_reason_naming_the_field(user, sim,
 
 def test_todoist_validation_error_names_the_argument(user, sim, mode, monkeypatch):
     """A refusal only Todoist knows about (we pretend our check passed)."""
-    make(user, "Too long for Todoist")
+    make_task(user, "Too long for Todoist")
     real = planning.task_snapshot
 
     def lenient(task):
@@ -437,7 +433,7 @@ def test_todoist_validation_error_names_the_argument(user, sim, mode, monkeypatc
 
 
 def test_resync_retries_a_permanent_error(user, sim, settings, django_capture_on_commit_callbacks):
-    make(user, "Stuck")
+    make_task(user, "Stuck")
     sim.configure(error_rate=1.0)
     settings.TODOIST_RETRY_MAX_ATTEMPTS = 1
     run_sync(user)
@@ -455,7 +451,7 @@ def test_resync_retries_a_permanent_error(user, sim, settings, django_capture_on
 
 def test_auth_error_stops_the_run_with_one_clear_error(user, sim, settings, mode):
     for i in range(3):
-        make(user, f"A{i}")
+        make_task(user, f"A{i}")
     settings.TODOIST_API_TOKEN = "wrong-token-0000"
     run = run_sync(user)
     assert run.state == "failed"
@@ -464,40 +460,30 @@ def test_auth_error_stops_the_run_with_one_clear_error(user, sim, settings, mode
     errors = EventLog.objects.filter(level="error")
     assert [e.message for e in errors] == ["Todoist rejected the token."]
     assert not TodoistTaskMap.objects.filter(sync_state="error").exists()
-    assert not Schedule.objects.exists()
+    assert not Schedule.objects.filter(name=f"todoist-sync-user-{user.pk}").exists()
 
 
-def test_deleted_in_todoist_is_a_permanent_error(user, sim, mode):
-    task = make(user, "Gone")
-    run_sync(user)
-    remote_id = TodoistTaskMap.objects.get().todoist_task_id
-    services.todoist_client(token=TOKEN)._request("DELETE", f"/tasks/{remote_id}")
-    task.title = "Gone, edited"
-    task.save()
-    run_sync(user)
+def test_deleted_in_todoist_is_a_permanent_error(user, sim, sim_token, mode):
+    edit_after_deletion_in_todoist(user, sim, sim_token, "Gone")
     mapping = TodoistTaskMap.objects.get()
     assert mapping.error_permanent and "deleted in Todoist" in mapping.last_error
     assert len(sim_tasks(sim)) == 0
 
 
-def test_deleted_in_todoist_is_recreated_when_the_setting_says_so(user, sim, settings, mode):
+def test_deleted_in_todoist_is_recreated_when_the_setting_says_so(
+    user, sim, sim_token, settings, mode
+):
     settings.TODOIST_RECREATE_DELETED = True
-    task = make(user, "Phoenix")
-    run_sync(user)
-    old_id = TodoistTaskMap.objects.get().todoist_task_id
-    services.todoist_client(token=TOKEN)._request("DELETE", f"/tasks/{old_id}")
-    task.title = "Phoenix 2"
-    task.save()
-    run_sync(user)
+    old_id = edit_after_deletion_in_todoist(user, sim, sim_token, "Phoenix")
     mapping = TodoistTaskMap.objects.get()
     [remote] = sim_tasks(sim)
-    assert remote["content"] == "Phoenix 2" and remote["id"] != old_id
+    assert remote["content"] == "Phoenix, edited" and remote["id"] != old_id
     assert mapping.todoist_task_id == remote["id"] and mapping.sync_state == "synced"
 
 
 def test_no_token_fails_the_run_clearly(user, sim, settings):
     settings.TODOIST_API_TOKEN = ""
-    make(user, "x")
+    make_task(user, "x")
     run = run_sync(user)
     assert run.state == "failed" and "No Todoist token" in run.error_summary
     with pytest.raises(services.NoTodoistToken):
@@ -508,7 +494,7 @@ def test_no_token_fails_the_run_clearly(user, sim, settings):
 
 
 def test_a_second_run_while_the_lease_is_held_defers(user, sim):
-    make(user, "Contended")
+    make_task(user, "Contended")
     assert services.lease_acquire(user_id=user.pk, holder="someone-else")
     run = run_sync(user)
     assert run.state == "deferred" and run.requests == 0
@@ -517,7 +503,7 @@ def test_a_second_run_while_the_lease_is_held_defers(user, sim):
 
 
 def test_an_expired_lease_is_taken_over(user, sim):
-    make(user, "Dead worker")
+    make_task(user, "Dead worker")
     assert services.lease_acquire(user_id=user.pk, holder="dead", seconds=0.001)
     SyncLease.objects.update(expires_at=timezone.now() - datetime.timedelta(seconds=1))
     run = run_sync(user)
@@ -534,7 +520,7 @@ def test_rate_budget_paces_instead_of_hitting_429(user, sim, settings):
     settings.TODOIST_RATE_LIMIT_WINDOW = 60
     settings.TODOIST_RATE_LIMIT_MAX_WAIT = 5
     for i in range(3):
-        make(user, f"B{i}")
+        make_task(user, f"B{i}")
     run = run_sync(user)
     # Two requests fit the window; the third would wait ~60 s (> max wait): deferred.
     assert run.state == "deferred" and run.requests == 2
@@ -547,7 +533,7 @@ def test_rate_budget_sleeps_short_waits(user, sim, settings):
     settings.TODOIST_RATE_LIMIT_WINDOW = 0.2
     settings.TODOIST_RATE_LIMIT_MAX_WAIT = 5
     for i in range(3):
-        make(user, f"S{i}")
+        make_task(user, f"S{i}")
     slept = []
 
     def sleep(seconds):
@@ -556,17 +542,17 @@ def test_rate_budget_sleeps_short_waits(user, sim, settings):
         slept.append(seconds)
         time.sleep(seconds)
 
-    run = services.sync_run_execute(user_id=user.pk, sleep=sleep)
+    run = run_sync(user, sleep=sleep)
     assert run.state == "succeeded" and run.created == 3
     # Each wait is at most the window plus the budget's safety margin.
     assert slept and all(0 < s <= 0.2 + BUDGET_MARGIN_SECONDS for s in slept)
 
 
-def test_rate_budget_is_per_token_and_holds_no_token(user, sim):
-    make(user, "x")
+def test_rate_budget_is_per_token_and_holds_no_token(user, sim, sim_token):
+    make_task(user, "x")
     run_sync(user)
     budget = RateBudget.objects.get()
-    assert TOKEN not in budget.key and len(budget.key) == 64
+    assert sim_token not in budget.key and len(budget.key) == 64
 
 
 # --- cost -----------------------------------------------------------------------------------
@@ -594,11 +580,11 @@ def test_batches_hold_at_most_the_command_limit(user, sim, settings):
 # --- secrets --------------------------------------------------------------------------------
 
 
-def test_the_token_never_appears_in_logs_rows_or_errors(user, sim, settings, caplog):
+def test_the_token_never_appears_in_logs_rows_or_errors(user, sim, sim_token, settings, caplog):
     caplog.set_level(logging.DEBUG)
     settings.TODOIST_USE_BATCH = False
     for i in range(3):
-        make(user, f"Leak{i}")
+        make_task(user, f"Leak{i}")
     for config in (
         {"error_rate": 1.0},
         {"error_rate": 0.0, "rate_limit_429_rate": 1.0},
@@ -607,10 +593,10 @@ def test_the_token_never_appears_in_logs_rows_or_errors(user, sim, settings, cap
         sim.configure(**config)
         RateBudget.objects.update(blocked_until=None)
         run_sync(user, retry_errors=True)
-    settings.TODOIST_API_TOKEN = TOKEN + "-revoked"
+    settings.TODOIST_API_TOKEN = sim_token + "-revoked"
     run_sync(user, retry_errors=True)
     settings.TODOIST_API_URL = "http://127.0.0.1:9/api/v1"  # nothing listens: connection error
-    settings.TODOIST_API_TOKEN = TOKEN
+    settings.TODOIST_API_TOKEN = sim_token
     RateBudget.objects.update(blocked_until=None)
     run_sync(user, retry_errors=True)
 
@@ -624,19 +610,19 @@ def test_the_token_never_appears_in_logs_rows_or_errors(user, sim, settings, cap
         ],
         default=str,
     )
-    assert TOKEN not in written
+    assert sim_token not in written
     logged = "\n".join(
         record.getMessage() + repr(record.args) + str(record.exc_info) for record in caplog.records
     )
     assert caplog.records  # the runs did log
-    assert TOKEN not in logged
+    assert sim_token not in logged
 
 
 # --- archived tasks and stale runs ----------------------------------------------------------
 
 
 def test_archiving_a_synced_task_closes_it_in_todoist_and_unarchiving_reopens(user, sim):
-    task = make(user, "Deleted in the bot")
+    task = make_task(user, "Deleted in the bot")
     run_sync(user)
     task.archived = True
     task.save()
@@ -651,7 +637,7 @@ def test_archiving_a_synced_task_closes_it_in_todoist_and_unarchiving_reopens(us
 
 def test_archived_tasks_are_left_alone_when_the_setting_is_off(user, sim, settings):
     settings.TODOIST_CLOSE_ARCHIVED = False
-    task = make(user, "Stays open")
+    task = make_task(user, "Stays open")
     run_sync(user)
     task.archived = True
     task.save()
@@ -661,15 +647,14 @@ def test_archived_tasks_are_left_alone_when_the_setting_is_off(user, sim, settin
 
 def test_a_run_left_running_by_a_dead_worker_is_marked_failed(user, sim):
     dead = SyncRun.objects.create(job_id="dead-worker", user=user, state="running")
-    make(user, "x")
+    make_task(user, "x")
     run = run_sync(user)
     dead.refresh_from_db()
     assert run.state == "succeeded"
     assert dead.state == "failed" and "worker stopped" in dead.error_summary
 
 
-def test_a_trigger_does_not_join_a_queued_run_that_was_lost(user, sim, settings, monkeypatch):
-    monkeypatch.setattr(runs, "queue_job", lambda run: None)
+def test_a_trigger_does_not_join_a_queued_run_that_was_lost(user, sim, queued_jobs):
     first = services.sync_enqueue(user=user)
     assert services.sync_enqueue(user=user).pk == first.pk  # joined while fresh
     SyncRun.objects.filter(pk=first.pk).update(
@@ -678,11 +663,13 @@ def test_a_trigger_does_not_join_a_queued_run_that_was_lost(user, sim, settings,
     assert services.sync_enqueue(user=user).pk != first.pk
 
 
-def test_a_label_already_as_wanted_marks_the_task_synced_without_a_write_request(user, sim):
-    task = make(user, "Labelled by hand")
+def test_a_label_already_as_wanted_marks_the_task_synced_without_a_write_request(
+    user, sim, sim_token
+):
+    task = make_task(user, "Labelled by hand")
     run_sync(user)
     remote_id = TodoistTaskMap.objects.get().todoist_task_id
-    services.todoist_client(token=TOKEN).update_task(remote_id, {"labels": ["blocked"]})
+    services.todoist_client(token=sim_token).update_task(remote_id, {"labels": ["blocked"]})
     task.status = "blocked"
     task.save()
     run = run_sync(user)
@@ -693,7 +680,7 @@ def test_a_label_already_as_wanted_marks_the_task_synced_without_a_write_request
 
 
 def test_a_failed_label_read_fails_the_task_for_a_retry_not_silently(user, sim):
-    task = make(user, "Label me")
+    task = make_task(user, "Label me")
     run_sync(user)
     task.status = "blocked"
     task.save()
@@ -716,14 +703,14 @@ def test_a_run_whose_job_was_lost_is_marked_failed_by_the_next_run(user, sim):
     SyncRun.objects.filter(pk=lost.pk).update(
         queued_at=timezone.now() - datetime.timedelta(minutes=5)
     )
-    make(user, "x")
+    make_task(user, "x")
     assert run_sync(user).state == "succeeded"
     lost.refresh_from_db()
     assert lost.state == "failed" and "never reached a worker" in lost.error_summary
 
 
 def test_a_redelivered_job_counts_its_run_afresh(user, sim):
-    make(user, "Once")
+    make_task(user, "Once")
     first = run_sync(user, job_id="redelivered")
     assert (first.created, first.requests) == (1, 1)
     again = run_sync(user, job_id="redelivered")  # the queue delivers the same job again

@@ -6,13 +6,10 @@ pytest-django runs each test in a transaction, so "commit" is simulated with
 
 from __future__ import annotations
 
-import json
 import logging
 from unittest import mock
 
 import pytest
-import responses
-from django.conf import settings
 from django.db import transaction
 from django.test import override_settings
 
@@ -21,12 +18,6 @@ from todoist_sync import services, signals
 from todoist_sync.models import SyncRun, TodoistTaskMap
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def queue_job():
-    with mock.patch("todoist_sync.services.runs.queue_job") as patched:
-        yield patched
 
 
 @pytest.fixture
@@ -42,7 +33,7 @@ def ours(callbacks) -> list:
 
 
 def test_a_burst_in_one_transaction_queues_one_sync(
-    user, queue_job, enqueue_spy, django_capture_on_commit_callbacks
+    user, queued_jobs, enqueue_spy, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         with transaction.atomic():
@@ -55,11 +46,11 @@ def test_a_burst_in_one_transaction_queues_one_sync(
     enqueue_spy.assert_called_once()
     run = SyncRun.objects.get()
     assert (run.user, run.trigger, run.chat_id, run.task_ids) == (user, "change", None, None)
-    queue_job.assert_called_once_with(run)
+    queued_jobs.assert_called_once_with(run)
 
 
 def test_a_burst_of_separate_transactions_joins_the_queued_run(
-    user, queue_job, enqueue_spy, django_capture_on_commit_callbacks
+    user, queued_jobs, enqueue_spy, django_capture_on_commit_callbacks
 ):
     for n in range(100):
         with django_capture_on_commit_callbacks(execute=True):
@@ -67,11 +58,11 @@ def test_a_burst_of_separate_transactions_joins_the_queued_run(
 
     assert enqueue_spy.call_count == 100  # one per commit...
     assert SyncRun.objects.count() == 1  # ...all joining the run still queued
-    queue_job.assert_called_once()
+    queued_jobs.assert_called_once()
 
 
 def test_each_user_gets_their_own_sync(
-    user, other_user, queue_job, django_capture_on_commit_callbacks
+    user, other_user, queued_jobs, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         for n in range(5):
@@ -83,7 +74,7 @@ def test_each_user_gets_their_own_sync(
 
 
 def test_a_rolled_back_change_does_not_swallow_the_next_one(
-    user, queue_job, django_capture_on_commit_callbacks
+    user, queued_jobs, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=True):
         with pytest.raises(RuntimeError), transaction.atomic():
@@ -94,7 +85,7 @@ def test_a_rolled_back_change_does_not_swallow_the_next_one(
     assert SyncRun.objects.count() == 1
 
 
-def test_nothing_is_queued_before_the_commit(user, queue_job, django_capture_on_commit_callbacks):
+def test_nothing_is_queued_before_the_commit(user, queued_jobs, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         Task.objects.create(user=user, title="t")
     assert len(ours(callbacks)) == 1
@@ -102,7 +93,7 @@ def test_nothing_is_queued_before_the_commit(user, queue_job, django_capture_on_
 
 
 @override_settings(TODOIST_SYNC_ON_CHANGE=False)
-def test_the_setting_turns_it_off(user, queue_job, django_capture_on_commit_callbacks):
+def test_the_setting_turns_it_off(user, queued_jobs, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         Task.objects.create(user=user, title="t")
     assert ours(callbacks) == []
@@ -118,7 +109,7 @@ def test_fixtures_being_loaded_are_ignored(user, django_capture_on_commit_callba
 
 @override_settings(TODOIST_API_TOKEN="")
 def test_a_user_without_a_token_is_skipped_quietly(
-    user, queue_job, caplog, django_capture_on_commit_callbacks
+    user, queued_jobs, caplog, django_capture_on_commit_callbacks
 ):
     caplog.set_level(logging.DEBUG, logger="todoist_sync")
     with django_capture_on_commit_callbacks(execute=True):
@@ -126,7 +117,7 @@ def test_a_user_without_a_token_is_skipped_quietly(
 
     assert Task.objects.filter(pk=task.pk).exists()
     assert not SyncRun.objects.exists()
-    queue_job.assert_not_called()
+    queued_jobs.assert_not_called()
     assert [r.levelname for r in caplog.records if r.name == "todoist_sync.signals"] == ["DEBUG"]
 
 
@@ -150,31 +141,18 @@ def test_a_failing_receiver_never_breaks_the_save(user, caplog):
 
 
 def test_changes_through_the_api_sync_to_todoist_once(
-    api_client, user, django_capture_on_commit_callbacks
+    api_client, user, todoist, django_capture_on_commit_callbacks
 ):
     """End to end, not patched: the API's save queues the job, which runs inline (Q sync mode)
     against Todoist mocked by `responses`; the engine's own writes queue nothing more."""
-    sent = []
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api_client.post("/v1/tasks", {"title": "Buy milk"}, format="json")
+    assert response.status_code == 201
+    with django_capture_on_commit_callbacks(execute=True):
+        api_client.patch(f"/v1/tasks/{response.json()['id']}", {"priority": 1}, format="json")
 
-    def sync_callback(request):
-        commands = json.loads(request.body)["commands"]
-        sent.extend(commands)
-        body = {
-            "sync_status": {c["uuid"]: "ok" for c in commands},
-            "temp_id_mapping": {c["temp_id"]: "td-1" for c in commands if "temp_id" in c},
-        }
-        return 200, {}, json.dumps(body)
-
-    with responses.RequestsMock() as rsps:
-        rsps.add_callback(responses.POST, f"{settings.TODOIST_API_URL}/sync", sync_callback)
-        with django_capture_on_commit_callbacks(execute=True):
-            response = api_client.post("/v1/tasks", {"title": "Buy milk"}, format="json")
-        assert response.status_code == 201
-        with django_capture_on_commit_callbacks(execute=True):
-            api_client.patch(f"/v1/tasks/{response.json()['id']}", {"priority": 1}, format="json")
-
-    assert [c["type"] for c in sent] == ["item_add", "item_update"]
-    assert sent[1]["args"] == {"id": "td-1", "priority": 4}
+    assert [c["type"] for c in todoist.sent] == ["item_add", "item_update"]
+    assert todoist.sent[1]["args"] == {"id": "td-Buy milk", "priority": 4}
     assert TodoistTaskMap.objects.get().sync_state == "synced"
     assert list(SyncRun.objects.values_list("trigger", "state")) == [
         ("change", "succeeded"),
@@ -183,7 +161,7 @@ def test_changes_through_the_api_sync_to_todoist_once(
 
 
 def test_a_change_in_the_admin_queues_a_sync(
-    admin_client, user, queue_job, enqueue_spy, django_capture_on_commit_callbacks
+    admin_client, user, queued_jobs, enqueue_spy, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=True):
         task = Task.objects.create(user=user, title="old")

@@ -8,53 +8,29 @@ import json
 import pytest
 import requests
 import responses
+from django.conf import settings
+from factories import run_sync
 from responses import matchers
 
 from planner.models import Task
-from todoist_sync import services
 from todoist_sync.models import TodoistTaskMap
 
 pytestmark = pytest.mark.django_db
 
-BASE = "https://todoist.test/api/v1"
-
-
-@pytest.fixture
-def todoist(settings):
-    settings.TODOIST_API_URL = BASE
-    settings.TODOIST_API_TOKEN = "wire-token-1234"
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        yield mock
-
-
-def run_sync(user, **kwargs):
-    return services.sync_run_execute(user_id=user.pk, sleep=lambda s: None, **kwargs)
-
-
-def sync_answer(request):
-    """A /sync answer that accepts every command and maps temp ids to `real-<n>` ids."""
-    commands = json.loads(request.body)["commands"]
-    mapping = {c["temp_id"]: f"real-{i}" for i, c in enumerate(commands) if c.get("temp_id")}
-    body = {"sync_status": {c["uuid"]: "ok" for c in commands}, "temp_id_mapping": mapping}
-    return 200, {}, json.dumps(body)
-
-
-def sent_commands(mock) -> list[dict]:
-    return [c for call in mock.calls for c in json.loads(call.request.body)["commands"]]
+BASE = settings.TODOIST_API_URL  # where the `todoist` fixture serves
 
 
 # --- batches (/sync) -----------------------------------------------------------------------
 
 
 def test_create_sends_item_add_with_the_stored_uuid_as_temp_id(user, todoist):
-    todoist.add_callback(responses.POST, f"{BASE}/sync", callback=sync_answer)
     task = Task.objects.create(
         user=user, title="  Pay rent ", description="by transfer", priority=2,
         due_date=datetime.date(2026, 12, 1),
     )  # fmt: skip
     run_sync(user)
     mapping = TodoistTaskMap.objects.get(local_task=task)
-    [command] = sent_commands(todoist)
+    [command] = todoist.sent
     assert command == {
         "type": "item_add",
         "uuid": mapping.request_id,
@@ -66,38 +42,36 @@ def test_create_sends_item_add_with_the_stored_uuid_as_temp_id(user, todoist):
             "due": {"date": "2026-12-01"},
         },
     }
-    assert todoist.calls[0].request.headers["Authorization"] == "Bearer wire-token-1234"
-    assert mapping.todoist_task_id == "real-0"
+    authorization = todoist.calls[0].request.headers["Authorization"]
+    assert authorization == f"Bearer {settings.TODOIST_API_TOKEN}"
+    assert mapping.todoist_task_id == "td-Pay rent"
 
 
 def test_update_sends_only_the_changed_fields_to_the_mapped_id(user, todoist):
-    todoist.add_callback(responses.POST, f"{BASE}/sync", callback=sync_answer)
     task = Task.objects.create(user=user, title="A", due_date=datetime.date(2026, 1, 1))
     run_sync(user)
-    todoist.calls.reset()
+    todoist.sent.clear()
     task.title, task.due_date = "B", None
     task.save()
     run_sync(user)
-    [command] = sent_commands(todoist)
+    [command] = todoist.sent
     assert command["type"] == "item_update"
-    assert command["args"] == {"id": "real-0", "content": "B", "due": None}
+    assert command["args"] == {"id": "td-A", "content": "B", "due": None}
 
 
 def test_done_sends_item_close_and_reopen_sends_item_uncomplete(user, todoist):
-    todoist.add_callback(responses.POST, f"{BASE}/sync", callback=sync_answer)
     task = Task.objects.create(user=user, title="A")
     run_sync(user)
     for status, kind in (("done", "item_close"), ("open", "item_uncomplete")):
-        todoist.calls.reset()
+        todoist.sent.clear()
         task.status = status
         task.save()
         run_sync(user)
-        [command] = sent_commands(todoist)
-        assert (command["type"], command["args"]) == (kind, {"id": "real-0"})
+        [command] = todoist.sent
+        assert (command["type"], command["args"]) == (kind, {"id": "td-A"})
 
 
 def test_unchanged_rerun_sends_no_request(user, todoist):
-    todoist.add_callback(responses.POST, f"{BASE}/sync", callback=sync_answer)
     Task.objects.create(user=user, title="A")
     run_sync(user)
     todoist.calls.reset()
@@ -106,28 +80,14 @@ def test_unchanged_rerun_sends_no_request(user, todoist):
 
 
 def test_a_failing_command_fails_only_its_own_task(user, todoist):
-    def answer(request):
-        commands = json.loads(request.body)["commands"]
-        status = {c["uuid"]: "ok" for c in commands}
-        bad = next(c for c in commands if c["args"]["content"] == "Bad")
-        status[bad["uuid"]] = {
-            "error": "Invalid argument value",
-            "error_code": 20,
-            "error_tag": "INVALID_ARGUMENT_VALUE",
-            "http_code": 400,
-            "error_extra": {"argument": "content"},
-        }
-        mapping = {c["temp_id"]: f"id-{c['args']['content']}" for c in commands}
-        return 200, {}, json.dumps({"sync_status": status, "temp_id_mapping": mapping})
-
-    todoist.add_callback(responses.POST, f"{BASE}/sync", callback=answer)
+    todoist.rejected.add("Bad")
     Task.objects.create(user=user, title="Good")
     Task.objects.create(user=user, title="Bad")
     run = run_sync(user)
     assert (run.created, run.failed) == (1, 1)
     good = TodoistTaskMap.objects.get(local_task__title="Good")
     bad = TodoistTaskMap.objects.get(local_task__title="Bad")
-    assert good.sync_state == "synced" and good.todoist_task_id == "id-Good"
+    assert good.sync_state == "synced" and good.todoist_task_id == "td-Good"
     assert bad.sync_state == "error" and bad.error_permanent
     assert bad.last_error.startswith("validation: content:")
     assert bad.todoist_task_id is None

@@ -5,19 +5,22 @@ Every HTTP exchange is served by `responses`; the real Todoist is never contacte
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import pickle
+import subprocess
+import sys
+import textwrap
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
+from pathlib import Path
 from unittest import mock
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
-import responses
 
-from todoist_sync import todoist
 from todoist_sync.todoist import (
     SyncResult,
     TodoistAuthError,
@@ -33,13 +36,8 @@ from todoist_sync.todoist import (
 
 TOKEN = "tok-ZQX7-SECRET-4f9a2c7e1b8d"
 BASE = "https://todoist.test/api/v1"
+ROOT = Path(__file__).resolve().parent.parent
 TASK = {"id": "6X7rM8997g3RQmvh", "content": "Buy milk", "priority": 4}
-
-
-@pytest.fixture
-def rsps():
-    with responses.RequestsMock(assert_all_requests_are_fired=True) as mocked:
-        yield mocked
 
 
 @pytest.fixture
@@ -100,12 +98,25 @@ def test_update_task_posts_to_task_url_without_request_id(rsps, client):
     assert request.req_kwargs["timeout"] == (3.0, 7.0)
 
 
-def test_task_ids_are_url_quoted(rsps, client):
-    rsps.post(f"{BASE}/tasks/a%2Fb%20c%3F", json={"id": "a/b c?"})
+@pytest.mark.parametrize("call", ["update", "close", "reopen"])
+def test_every_call_on_one_task_quotes_its_id_and_refuses_an_empty_one(rsps, client, call):
+    calls = {
+        "update": lambda task_id: client.update_task(task_id, {"content": "x"}),
+        "close": client.close_task,
+        "reopen": client.reopen_task,
+    }
+    suffix = "" if call == "update" else f"/{call}"
+    rsps.post(f"{BASE}/tasks/a%2Fb%20c%3F{suffix}", json={"id": "a/b c?"})
 
-    client.update_task("a/b c?", {"content": "x"})
+    calls[call]("a/b c?")
 
-    assert rsps.calls[0].request.url == f"{BASE}/tasks/a%2Fb%20c%3F"
+    request = rsps.calls[0].request
+    assert request.url == f"{BASE}/tasks/a%2Fb%20c%3F{suffix}"
+    assert request.headers["Authorization"] == f"Bearer {TOKEN}"
+    assert request.req_kwargs["timeout"] == (3.0, 7.0)
+    with pytest.raises(ValueError):
+        calls[call]("")
+    assert len(rsps.calls) == 1
 
 
 @pytest.mark.parametrize(
@@ -132,17 +143,6 @@ def test_reopen_task_posts_to_reopen(rsps, client):
     assert rsps.calls[0].request.req_kwargs["timeout"] == (3.0, 7.0)
 
 
-def test_get_task_uses_get(rsps, client):
-    rsps.get(f"{BASE}/tasks/6X7rM8997g3RQmvh", json=TASK)
-
-    assert client.get_task("6X7rM8997g3RQmvh") == TASK
-
-    request = rsps.calls[0].request
-    assert request.method == "GET"
-    assert request.headers["Authorization"] == f"Bearer {TOKEN}"
-    assert request.req_kwargs["timeout"] == (3.0, 7.0)
-
-
 def test_get_user_uses_get_user(rsps, client):
     rsps.get(f"{BASE}/user", json={"id": "42", "full_name": "Alice"})
 
@@ -159,41 +159,64 @@ def test_default_timeouts_and_passed_session_are_used():
     session = mock.Mock(spec=requests.Session)
     answer = requests.Response()
     answer.status_code = 200
-    answer._content = json.dumps(TASK).encode()
+    answer.raw = io.BytesIO(json.dumps(TASK).encode())
     session.request.return_value = answer
     client = TodoistClient(token=TOKEN, base_url=BASE, session=session)
 
-    assert client.get_task("T1") == TASK
+    assert client.update_task("T1", {"content": "Buy milk"}) == TASK
 
     session.request.assert_called_once()
     args, kwargs = session.request.call_args
-    assert args == ("GET", f"{BASE}/tasks/T1")
+    assert args == ("POST", f"{BASE}/tasks/T1")
     assert kwargs["timeout"] == (10.0, 30.0)
     assert kwargs["allow_redirects"] is False
     # The token travels per request (auth object), never in the kwargs as text.
     assert TOKEN not in repr(kwargs)
-    prepared = kwargs["auth"](requests.Request("GET", f"{BASE}/tasks/T1").prepare())
+    prepared = kwargs["auth"](requests.Request("POST", f"{BASE}/tasks/T1").prepare())
     assert prepared.headers["Authorization"] == f"Bearer {TOKEN}"
 
 
-def test_shared_session_is_lazy_reused_and_carries_no_token(rsps, monkeypatch):
-    monkeypatch.setattr(todoist, "_shared_session", None)
+def test_clients_without_a_session_share_one_that_carries_no_token(rsps):
     rsps.get(f"{BASE}/user", json={"id": "1"})
     rsps.get(f"{BASE}/user", json={"id": "2"})
     first = TodoistClient(token=TOKEN, base_url=BASE)
     second = TodoistClient(token="another-token-000", base_url=BASE)
-    assert todoist._shared_session is None  # nothing created before the first request
+    send = requests.Session.request
+    with mock.patch.object(requests.Session, "request", autospec=True, side_effect=send) as sent:
+        first.get_user()
+        second.get_user()
 
-    first.get_user()
-    shared = todoist._shared_session
-    second.get_user()
-
+    [shared, again] = [call.args[0] for call in sent.call_args_list]  # the sessions used
     assert isinstance(shared, requests.Session)
-    assert todoist._shared_session is shared
+    assert again is shared
     assert "Authorization" not in shared.headers
     assert shared.auth is None
     assert rsps.calls[0].request.headers["Authorization"] == f"Bearer {TOKEN}"
     assert rsps.calls[1].request.headers["Authorization"] == "Bearer another-token-000"
+
+
+def test_the_shared_session_is_made_at_the_first_request_not_before():
+    # In a fresh interpreter: this one may have made the shared session already.
+    script = textwrap.dedent(f"""
+        from unittest import mock
+
+        import requests
+        import responses
+
+        with mock.patch("requests.Session", wraps=requests.Session) as made:
+            from todoist_sync.todoist import TodoistClient
+
+            client = TodoistClient(token="tok-1234", base_url="{BASE}")
+            assert not made.called, "a session was made before the first request"
+            with responses.RequestsMock() as rsps:
+                rsps.get("{BASE}/user", json={{"id": "1"}})
+                client.get_user()
+            assert made.call_count == 1, made.call_count
+    """)
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
 
 
 # --------------------------------------------------------------------------------------------------
@@ -551,12 +574,12 @@ def test_request_id_of_exactly_36_bytes_is_sent(rsps, client):
 )
 def test_error_statuses_are_classified(rsps, client, status, body, cls, detail):
     if isinstance(body, dict):
-        rsps.get(f"{BASE}/tasks/T1", status=status, json=body)
+        rsps.post(f"{BASE}/tasks/T1", status=status, json=body)
     else:
-        rsps.get(f"{BASE}/tasks/T1", status=status, body=body, content_type="text/plain")
+        rsps.post(f"{BASE}/tasks/T1", status=status, body=body, content_type="text/plain")
 
     with pytest.raises(TodoistError) as info:
-        client.get_task("T1")
+        client.update_task("T1", {"content": "x"})
 
     error = info.value
     assert type(error) is cls
@@ -587,10 +610,10 @@ def test_redirect_is_not_followed(rsps, client):
 
 def test_429_retry_after_header_in_seconds(rsps, client):
     body = _error_body(429, "LIMITS_REACHED", "Too many requests", retry_after=99)
-    rsps.get(f"{BASE}/tasks/T1", status=429, json=body, headers={"Retry-After": "12"})
+    rsps.post(f"{BASE}/tasks/T1", status=429, json=body, headers={"Retry-After": "12"})
 
     with pytest.raises(TodoistRateLimitedError) as info:
-        client.get_task("T1")
+        client.update_task("T1", {"content": "x"})
     # The header wins over the body.
     assert info.value.retry_after == 12.0
     assert info.value.status == 429
@@ -600,21 +623,18 @@ def test_429_retry_after_header_in_seconds(rsps, client):
     )
 
 
-def test_429_retry_after_header_as_http_date(rsps, client, monkeypatch):
-    now = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
-    monkeypatch.setattr(todoist, "_now", lambda: now)
-    header = format_datetime(now + timedelta(seconds=90), usegmt=True)
-    rsps.get(f"{BASE}/tasks/T1", status=429, body="", headers={"Retry-After": header})
+def test_429_retry_after_header_as_http_date(rsps, client):
+    header = format_datetime(datetime.now(UTC) + timedelta(seconds=90), usegmt=True)
+    rsps.post(f"{BASE}/tasks/T1", status=429, body="", headers={"Retry-After": header})
 
     with pytest.raises(TodoistRateLimitedError) as info:
-        client.get_task("T1")
-    assert info.value.retry_after == 90.0
+        client.update_task("T1", {"content": "x"})
+    # An HTTP date has whole seconds: 90 s from now, less the fraction cut and the call's time.
+    assert 88.0 < info.value.retry_after <= 90.0
 
 
-def test_429_retry_after_http_date_in_the_past_is_zero(monkeypatch):
-    now = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
-    monkeypatch.setattr(todoist, "_now", lambda: now)
-    header = format_datetime(now - timedelta(seconds=30), usegmt=True)
+def test_429_retry_after_http_date_in_the_past_is_zero():
+    header = format_datetime(datetime.now(UTC) - timedelta(seconds=30), usegmt=True)
 
     error = error_from_response(429, None, {"Retry-After": header})
 
@@ -623,18 +643,18 @@ def test_429_retry_after_http_date_in_the_past_is_zero(monkeypatch):
 
 def test_429_retry_after_from_body(rsps, client):
     body = _error_body(429, "LIMITS_REACHED", "Too many requests", retry_after=33)
-    rsps.get(f"{BASE}/tasks/T1", status=429, json=body)
+    rsps.post(f"{BASE}/tasks/T1", status=429, json=body)
 
     with pytest.raises(TodoistRateLimitedError) as info:
-        client.get_task("T1")
+        client.update_task("T1", {"content": "x"})
     assert info.value.retry_after == 33.0
 
 
 def test_429_without_retry_after_defaults_to_60(rsps, client):
-    rsps.get(f"{BASE}/tasks/T1", status=429, body="Too Many Requests")
+    rsps.post(f"{BASE}/tasks/T1", status=429, body="Too Many Requests")
 
     with pytest.raises(TodoistRateLimitedError) as info:
-        client.get_task("T1")
+        client.update_task("T1", {"content": "x"})
     assert info.value.retry_after == 60.0
 
 
@@ -681,8 +701,8 @@ def test_transport_failures_are_transient(rsps, client, exc, lead):
         ("POST", "create", "/tasks", json.dumps({"content": "no id"}), "application/json"),
         ("POST", "update", "/tasks/T1", "", "application/json"),
         ("POST", "update", "/tasks/T1", "null", "application/json"),
-        ("GET", "get", "/tasks/T1", json.dumps([TASK]), "application/json"),
-        ("GET", "get", "/tasks/T1", "{truncated", "application/json"),
+        ("POST", "update", "/tasks/T1", json.dumps([TASK]), "application/json"),
+        ("POST", "update", "/tasks/T1", "{truncated", "application/json"),
         ("GET", "user", "/user", json.dumps({"name": "no id"}), "application/json"),
     ],
     ids=[
@@ -690,8 +710,8 @@ def test_transport_failures_are_transient(rsps, client, exc, lead):
         "create-no-id",
         "update-empty",
         "update-null",
-        "get-list",
-        "get-truncated",
+        "update-list",
+        "update-truncated",
         "user-no-id",
     ],
 )
@@ -700,7 +720,6 @@ def test_garbled_2xx_is_transient(rsps, client, method, call, url, body, content
     calls = {
         "create": lambda: client.create_task({"content": "x"}, request_id="r1"),
         "update": lambda: client.update_task("T1", {"content": "x"}),
-        "get": lambda: client.get_task("T1"),
         "user": client.get_user,
     }
 
@@ -804,25 +823,25 @@ def test_repr_hides_token(client):
 
 def test_one_debug_line_per_request(rsps, client, caplog):
     caplog.set_level(logging.DEBUG, logger="todoist_sync.todoist")
-    rsps.get(f"{BASE}/tasks/T1", json=TASK)
-    rsps.get(f"{BASE}/tasks/T2", status=404, json=_error_body(404, "NOT_FOUND", "nope"))
+    rsps.post(f"{BASE}/tasks/T1", json=TASK)
+    rsps.post(f"{BASE}/tasks/T2", status=404, json=_error_body(404, "NOT_FOUND", "nope"))
 
-    client.get_task("T1")
+    client.update_task("T1", {"content": "x"})
     with pytest.raises(TodoistNotFoundError):
-        client.get_task("T2")
+        client.update_task("T2", {"content": "x"})
 
     records = [r for r in caplog.records if r.name == "todoist_sync.todoist"]
     assert len(records) == 2
     assert all(r.levelno == logging.DEBUG for r in records)
-    assert records[0].args[:3] == ("GET", "/tasks/T1", 200)
-    assert records[1].args[:3] == ("GET", "/tasks/T2", 404)
+    assert records[0].args[:3] == ("POST", "/tasks/T1", 200)
+    assert records[1].args[:3] == ("POST", "/tasks/T2", 404)
     assert isinstance(records[0].args[3], float)
-    assert records[0].getMessage().startswith("todoist GET /tasks/T1 -> 200 in ")
+    assert records[0].getMessage().startswith("todoist POST /tasks/T1 -> 200 in ")
     assert records[0].getMessage().endswith(" ms")
 
 
 def _failing_paths() -> list[tuple[int | None, object]]:
-    """(status, body) pairs that each make GET /tasks/T1 raise; None status = transport failure.
+    """(status, body) pairs that each make POST /tasks/T1 raise; None status = transport failure.
 
     Bodies and transport messages deliberately echo the token, so only redaction keeps it out.
     """
@@ -853,13 +872,13 @@ def test_token_never_leaks_into_errors_or_logs(rsps, client, caplog):
     for status, body in _failing_paths():
         rsps.reset()
         if status is None:
-            rsps.get(url, body=body)
+            rsps.post(url, body=body)
         elif isinstance(body, dict):
-            rsps.get(url, status=status, json=body, headers={"X-Echo": TOKEN})
+            rsps.post(url, status=status, json=body, headers={"X-Echo": TOKEN})
         else:
-            rsps.get(url, status=status, body=body, content_type="text/html")
+            rsps.post(url, status=status, body=body, content_type="text/html")
         with pytest.raises(TodoistError) as info:
-            client.get_task("T1")
+            client.update_task("T1", {"content": "x"})
         errors.append(info.value)
 
     # sync: whole-request failure and per-command errors echoing the token

@@ -1,0 +1,60 @@
+"""Plain functions the tests share: rows made through the models, and runs of the engine.
+
+Fixtures (the queue, Todoist mocked by `responses`, the simulator) are in conftest.py.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from planner.models import Task
+from todoist_sync import services
+from todoist_sync.models import SyncRun, TodoistTaskMap
+
+State = TodoistTaskMap.SyncState
+
+
+def make_task(user: Any, title: str = "A task", **fields: Any) -> Task:
+    """A task of `user`; other fields as keywords."""
+    return Task.objects.create(user=user, title=title, **fields)
+
+
+def make_map(
+    user: Any,
+    *,
+    title: str = "A task",
+    state: str = State.SYNCED,
+    permanent: bool = False,
+    **fields: Any,
+) -> TodoistTaskMap:
+    """A task of `user` and its mapping in `state`.
+
+    An error mapping has what failed pushes leave (3 attempts, a validation error and, when
+    permanent, the fingerprint that failed) unless `fields` say otherwise.
+    """
+    task = make_task(user, title)
+    if state == State.ERROR:
+        fields.setdefault("attempts", 3)
+        fields.setdefault("last_error", "validation: content: too long")
+    if permanent:
+        fields.setdefault("failed_fingerprint", "f" * 16)
+    return TodoistTaskMap.objects.create(
+        user=user,
+        local_task=task,
+        request_id=f"req-{task.pk}",
+        sync_state=state,
+        error_permanent=permanent,
+        **fields,
+    )
+
+
+def run_sync(user: Any, **kwargs: Any) -> SyncRun:
+    """One run of the engine for `user`, inline as the job runs it; it never sleeps unless
+    given a `sleep`."""
+    kwargs.setdefault("sleep", lambda seconds: None)
+    return services.sync_run_execute(user_id=user.pk, **kwargs)
+
+
+def sim_tasks(sim: Any, account: str = "alice") -> list[dict]:
+    """The tasks an account holds at the simulator, without the deleted ones."""
+    return [task for task in sim.tasks(account) if not task["is_deleted"]]
