@@ -61,8 +61,21 @@ class Account:
     # last change, kept in change order (a touched key moves to the end).
     version: int = 0
     changes: dict[tuple[str, str], int] = field(default_factory=dict)
+    # Active task ids per project, kept as tasks change, so the cap costs no scan per create.
+    active: dict[str, set[str]] = field(default_factory=dict)
+
+    def index(self, task: dict[str, Any], *, old_project: str | None = None) -> None:
+        """Record whether the task is active in its project (after any change to it)."""
+        if old_project is not None:
+            self.active.get(old_project, set()).discard(task["id"])
+        members = self.active.setdefault(task["project_id"], set())
+        if is_active(task):
+            members.add(task["id"])
+        else:
+            members.discard(task["id"])
 
     def clear(self) -> None:
+        self.active.clear()
         self.tasks.clear()
         self.projects.clear()
         self.seq.clear()

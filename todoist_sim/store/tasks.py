@@ -103,10 +103,7 @@ class ObjectOps:
         cap = self.config.project_task_cap
         if cap is None:
             return
-        active = sum(
-            1 for t in account.tasks.values() if t["project_id"] == project_id and is_active(t)
-        )
-        if active >= cap:
+        if len(account.active.get(project_id, ())) >= cap:
             self.stats["refused_project_full"] += 1
             raise project_full(cap)
 
@@ -122,6 +119,7 @@ class ObjectOps:
         account.orders[project["id"]] = order + 1
         task = new_task(task_id, account, project["id"], changes, order)
         account.tasks[task_id] = task
+        account.index(task)
         account.seq[task_id] = self._next_seq()
         account.touch("items", task_id)
         self.stats["tasks_created"] += 1
@@ -152,12 +150,14 @@ class ObjectOps:
         task["checked"] = checked
         task["completed_at"] = now if checked else None
         task["updated_at"] = now
+        account.index(task)
         account.touch("items", task["id"])
 
     @staticmethod
     def _delete_task(account: Account, task: dict[str, Any]) -> None:
         task["is_deleted"] = True
         task["updated_at"] = now_iso()
+        account.index(task)
         account.touch("items", task["id"])
 
     def _move(self, account: Account, task: dict[str, Any], project_id: Any) -> None:
@@ -168,9 +168,11 @@ class ObjectOps:
             self._check_room(account, project["id"])
         order = account.orders.get(project["id"], 1)
         account.orders[project["id"]] = order + 1
+        old_project = task["project_id"]
         task["project_id"] = project["id"]
         task["child_order"] = order
         task["updated_at"] = now_iso()
+        account.index(task, old_project=old_project)
         account.touch("items", task["id"])
 
     def _list_tasks(self, account: Account, query: str) -> Outcome:
