@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timedelta
 
 from django.utils import timezone
@@ -255,20 +255,27 @@ class SyncEngine:
                 self.transport.stop_on(exc)
                 unreadable = exc  # what needs a project fails for now, retried with backoff
             self.projects.count_room(names)
-        work = self.work_for(decisions, unreadable=unreadable)
         mappings_save(healed + [d.mapping for d in invalid])
-        healer = Healer(transport=self.transport, settler=self.settler, projects=self.projects)
-        if work:
-            self.progress(f"round: {len(work)} task(s) to push")
+        to_push = sum(d.plan is not None or d.action == Action.RESEND for d in decisions)
+        if to_push:
+            self.progress(f"round: {to_push} task(s) to push")
             pusher = self.pusher_class(
                 transport=self.transport,
                 settler=self.settler,
                 user_id=self.user_id,
                 projects=self.projects,
             )
-            pusher.push(work)
+            # Streamed: the first request leaves once its batch is built, and the rest of
+            # the commands are built while it is out.
+            work = self.work_items(decisions, unreadable=unreadable)
+            try:
+                pusher.push(work)
+            finally:
+                work.close()  # what was decided without a request is written even on a stop
         unconfirmed, self.settler.unconfirmed = self.settler.unconfirmed, []
-        healer.heal(unconfirmed)
+        Healer(transport=self.transport, settler=self.settler, projects=self.projects).heal(
+            unconfirmed
+        )
         self.settler.followups.update(self.projects.waiting_for_room())
 
     @staticmethod
@@ -291,11 +298,25 @@ class SyncEngine:
                 {"tasks": [{"id": d.task.id, "status": d.task.raw_status} for d in unknown[:100]]},
             )
 
-    def work_for(
+    def work_items(
         self, decisions: list[Decision], *, unreadable: TodoistError | None = None
-    ) -> list[PushItem]:
-        """Turn decisions into commands (committed by the pusher before they leave).
-        `unreadable`: why this round's projects could not be read, if they could not."""
+    ) -> Iterator[PushItem]:
+        """Turn decisions into commands, one task at a time (committed by the pusher before
+        they leave). `unreadable`: why this round's projects could not be read, if so."""
+        settled: list[TodoistTaskMap] = []  # decided here, without a request
+        try:
+            yield from self.items_for(decisions, settled, unreadable)
+        finally:
+            mappings_insert(user_id=self.user_id, mappings=[m for m in settled if m.pk is None])
+            mappings_save(settled)
+            self.events.flush()
+
+    def items_for(
+        self,
+        decisions: list[Decision],
+        settled: list[TodoistTaskMap],
+        unreadable: TodoistError | None,
+    ) -> Iterator[PushItem]:
         planned = [d for d in decisions if d.plan is not None]
         for d in planned:
             if d.mapping is None:
@@ -310,9 +331,11 @@ class SyncEngine:
                 # a fresh uuid, since Todoist would not execute the old one again.
                 d.mapping.request_id = str(uuid.uuid4())
                 d.mapping.todoist_task_id = None
+        # Tasks created closed first: each needs a free place in its project only for a moment,
+        # so they go before the open ones fill it.
+        planned.sort(key=lambda d: not (d.plan.create and d.plan.achieved["done"]))
         relabel = [d for d in planned if d.plan.set_blocked is not None]
         labels, unread = self.transport.read_labels([d.mapping.todoist_task_id for d in relabel])
-        work, settled = [], []  # settled: decided here, without a request
         for d in planned:
             target = d.mapping.todoist_task_id
             project = d.plan.achieved.get("project")
@@ -324,7 +347,7 @@ class SyncEngine:
                 settled.append(d.mapping)
                 continue
             if d.plan.create or d.plan.reopen or d.plan.move:
-                waiting = self.projects.take_room(project)
+                waiting = self.projects.take_room(project, stays_open=not d.plan.achieved["done"])
                 if waiting:  # its project is full (or cannot be made): pending, no error
                     self.settler.wait(d.mapping, waiting, name=project)
                     settled.append(d.mapping)
@@ -351,9 +374,9 @@ class SyncEngine:
             if d.plan.create and self.projects.account.items_sync_token:
                 # Where a read finds this create, if Todoist confirms it without its id.
                 d.mapping.inflight["since"] = self.projects.account.items_sync_token
-            work.append(PushItem(d.task, d.mapping, commands, d.plan.achieved))
             if d.plan.deferred:
                 self.settler.followups.add(d.task.id)
+            yield PushItem(d.task, d.mapping, commands, d.plan.achieved)
         for d in decisions:
             if d.action != Action.RESEND:
                 continue
@@ -364,8 +387,4 @@ class SyncEngine:
                 self.settler.unconfirmed.append(item)
                 continue
             commands = with_real_ids(d.mapping.inflight["commands"], d.mapping)
-            work.append(PushItem(d.task, d.mapping, commands, achieved, resend=True))
-        mappings_insert(user_id=self.user_id, mappings=[m for m in settled if m.pk is None])
-        mappings_save(settled)
-        self.events.flush()
-        return work
+            yield PushItem(d.task, d.mapping, commands, achieved, resend=True)

@@ -65,7 +65,8 @@ def mappings_save(mappings: list[TodoistTaskMap]) -> None:
 
 
 def mappings_insert(*, user_id: int, mappings: list[TodoistTaskMap]) -> None:
-    """New mappings in one INSERT run per row (executemany), then their ids in one SELECT."""
+    """New mappings in one multi-row INSERT that answers their ids (RETURNING: SQLite 3.35+
+    and PostgreSQL), chunked below the databases' parameter limits."""
     if not mappings:
         return
     now = timezone.now()
@@ -76,19 +77,20 @@ def mappings_insert(*, user_id: int, mappings: list[TodoistTaskMap]) -> None:
         ["user", "local_task", "created_at", *MAP_FIELDS], connection
     )
     quote = connection.ops.quote_name
-    sql = (
-        f"INSERT INTO {quote(Map._meta.db_table)} ({', '.join(map(quote, columns))}) "  # noqa: S608
-        f"VALUES ({', '.join(['%s'] * len(columns))})"
-    )
+    row = f"({', '.join(['%s'] * len(columns))})"
+    by_task = {m.local_task_id: m for m in mappings}
+    chunk = max(1, 900 // len(columns))
     with connection.cursor() as cursor:
-        cursor.executemany(sql, [convert(m) for m in mappings])
-    ids = dict(
-        Map.objects.filter(
-            user_id=user_id, local_task_id__in=[m.local_task_id for m in mappings]
-        ).values_list("local_task_id", "id")
-    )
-    for m in mappings:
-        m.pk = ids[m.local_task_id]
+        for start in range(0, len(mappings), chunk):
+            part = mappings[start : start + chunk]
+            sql = (
+                f"INSERT INTO {quote(Map._meta.db_table)} ({', '.join(map(quote, columns))}) "  # noqa: S608
+                f"VALUES {', '.join([row] * len(part))} "
+                f"RETURNING {quote('id')}, {quote('local_task_id')}"
+            )
+            cursor.execute(sql, [value for m in part for value in convert(m)])
+            for pk, local_task_id in cursor.fetchall():
+                by_task[local_task_id].pk = pk
 
 
 def commands_commit(*, user_id: int, items: list[PushItem]) -> None:

@@ -210,9 +210,10 @@ class ProjectDirectory:
             pk = ids.get(name)
             self.room[name] = conf.TODOIST_PROJECT_MAX_TASKS - open_counts.get(pk, 0)
 
-    def take_room(self, name: str) -> str | None:
+    def take_room(self, name: str, *, stays_open: bool = True) -> str | None:
         """Reserve room for one more active task in the project; answers why not, if it is full
-        or cannot be created."""
+        or cannot be created. A task created only to be closed at once needs a free place for
+        a moment, and leaves it free (`stays_open=False`)."""
         project = self.project(name)
         if project is not None and project.refused_reason:
             return project.refused_reason
@@ -223,9 +224,11 @@ class ProjectDirectory:
             return None
         if name == INBOX:
             return None  # the inbox's count is unknown here: Todoist's answer tells
-        if self.room.get(name, conf.TODOIST_PROJECT_MAX_TASKS) <= 0:
+        room = self.room.get(name, conf.TODOIST_PROJECT_MAX_TASKS)
+        if room <= 0:
             return full_reason(name)
-        self.room[name] = self.room.get(name, conf.TODOIST_PROJECT_MAX_TASKS) - 1
+        if stays_open:
+            self.room[name] = room - 1
         return None
 
     def mark_full(self, name: str) -> None:

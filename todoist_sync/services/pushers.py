@@ -8,6 +8,7 @@ real ids that request's answer gave.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
@@ -41,7 +42,7 @@ class Pusher:
         self.user_id = user_id
         self.projects = projects
 
-    def push(self, work: list[PushItem]) -> None:
+    def push(self, work: Iterable[PushItem]) -> None:
         raise NotImplementedError
 
     def commit(self, items: list[PushItem]) -> None:
@@ -72,18 +73,22 @@ class BatchPusher(Pusher):
     database access stays on this one.
     """
 
-    def push(self, work: list[PushItem]) -> None:
+    def push(self, work: Iterable[PushItem]) -> None:
         batches = self.batches(work)
-        if not batches:
+        batch = next(batches, None)
+        if batch is None:
             return
         transport = self.transport
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="todoist-sync") as sender:
-            self.commit(batches[0])
+            self.commit(batch)
             transport.renew_or_stop()
             transport.acquire()
-            in_flight = self.send_async(sender, batches[0], self.project_adds())
-            for number, batch in enumerate(batches, 1):
-                following = batches[number] if number < len(batches) else None
+            in_flight = self.send_async(sender, batch, self.project_adds())
+            number = 0
+            while batch is not None:
+                number += 1
+                # Built (from the streamed work) and committed while this one is out.
+                following = next(batches, None)
                 deferred = None
                 if following:
                     # All the next batch needs before it leaves, done while this one is out.
@@ -100,41 +105,36 @@ class BatchPusher(Pusher):
                     in_flight = self.send_async(sender, following, self.project_adds())
                 self.settle_batch(batch, outcome)
                 transport.progress(
-                    f"batch {number}/{len(batches)}: "
-                    f"{sum(len(item.commands) for item in batch)} commands sent"
+                    f"batch {number}: {sum(len(item.commands) for item in batch)} commands sent"
                 )
                 transport.stop_on(stop)
                 if deferred is not None:
                     raise deferred
+                batch = following
 
-    def batches(self, work: list[PushItem]) -> list[list[PushItem]]:
+    def batches(self, work: Iterable[PushItem]) -> Iterator[list[PushItem]]:
         """At most TODOIST_BATCH_SIZE commands and TODOIST_MAX_BODY_BYTES a batch; a task's
         commands stay together (its close may refer to its create's temp_id). A task too large
         for any request fails here, for good until it changes."""
         size = max(1, min(conf.TODOIST_BATCH_SIZE, MAX_SYNC_COMMANDS))
         adds = self.project_adds()  # they ride first in the first request
         room = conf.TODOIST_MAX_BODY_BYTES - ENVELOPE_BYTES - body_bytes(adds)
-        batches: list[list[PushItem]] = [[]]
+        batch: list[PushItem] = []
         limit = max(1, size - len(adds))
         used = used_bytes = 0
-        too_large = []
         for item in work:
             item_bytes = body_bytes(item.commands)
             if item_bytes > room:
-                too_large.append(item)
+                self.refuse_too_large(item)
                 continue
-            if batches[-1] and (
-                used + len(item.commands) > limit or used_bytes + item_bytes > room
-            ):
-                batches.append([])
-                used = used_bytes = 0
-                limit = size
-            batches[-1].append(item)
+            if batch and (used + len(item.commands) > limit or used_bytes + item_bytes > room):
+                yield batch
+                batch, used, used_bytes, limit = [], 0, 0, size
+            batch.append(item)
             used += len(item.commands)
             used_bytes += item_bytes
-        for item in too_large:
-            self.refuse_too_large(item)
-        return [batch for batch in batches if batch]
+        if batch:
+            yield batch
 
     def refuse_too_large(self, item: PushItem) -> None:
         error = TodoistValidationError(
@@ -215,7 +215,8 @@ class SingleTaskPusher(Pusher):
     `/sync` requests (their uuid is what makes them exactly-once), the rest on the task
     endpoints."""
 
-    def push(self, work: list[PushItem]) -> None:
+    def push(self, work: Iterable[PushItem]) -> None:
+        work = list(work)
         self.commit(work)
         transport = self.transport
         adds = self.project_adds()

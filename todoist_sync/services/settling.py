@@ -82,7 +82,8 @@ class Settler:
                     elif not mapping.todoist_task_id:
                         missing_id = True
                 elif command["type"] == "item_close" and self.projects is not None:
-                    self.room_made(item)
+                    if not any(c["type"] == "item_add" for c in item.commands):
+                        self.room_made(item)  # a task created closed never took a place
                 continue
             if error is None and isinstance(status, TodoistError):
                 error = status
