@@ -4,6 +4,7 @@ import json
 from unittest import mock
 
 import pytest
+import requests
 import responses
 from django.contrib.auth import get_user_model
 from rest_framework.authtoken.models import Token
@@ -52,31 +53,60 @@ def rsps():
         yield mocked
 
 
+INBOX = {"id": "inbox-1", "name": "Inbox", "inbox_project": True, "is_deleted": False}
+
+
 @pytest.fixture
 def todoist(settings):
     """Todoist at TODOIST_API_URL served by `responses`: a request nobody registered fails.
 
     /sync is registered. It answers "ok" to every command but those whose content is in
-    `todoist.rejected` (INVALID_CONTENT), maps each temp id to "td-<content>" (so tasks created
-    together need distinct titles), and keeps the commands it got in `todoist.sent`. A test
+    `todoist.rejected` (INVALID_CONTENT), maps each item temp id to "td-<content>" (so tasks
+    created together need distinct titles) and each project temp id to "pr-<name>", and keeps
+    the commands it got in `todoist.sent` (`todoist.task_commands()`: all but project_add).
+    A read (`sync_token`) answers the Inbox and the projects made so far, no items, and a new
+    token; reads are kept in `todoist.reads`. `todoist.lose` drops the answers of that many
+    requests that carry commands (after applying them, as a lost answer does). A test
     registers any other endpoint itself (`todoist.add`, `todoist.replace`).
     """
     sent: list[dict] = []
     rejected: set[str] = set()
+    projects: list[dict] = [INBOX]
+    reads: list[dict] = []
 
     def answer(request):
-        commands = json.loads(request.body)["commands"]
+        body = json.loads(request.body)
+        commands = body.get("commands", [])
         sent.extend(commands)
         status = {
             c["uuid"]: INVALID_CONTENT if c["args"].get("content") in rejected else "ok"
             for c in commands
         }
-        ids = {c["temp_id"]: f"td-{c['args']['content']}" for c in commands if "temp_id" in c}
-        return 200, {}, json.dumps({"sync_status": status, "temp_id_mapping": ids})
+        ids = {}
+        for c in commands:
+            if c["type"] == "project_add":
+                ids[c["temp_id"]] = f"pr-{c['args']['name']}"
+                projects.append({"id": ids[c["temp_id"]], "name": c["args"]["name"]})
+            elif "temp_id" in c:
+                ids[c["temp_id"]] = f"td-{c['args']['content']}"
+        if commands and mocked.lose:
+            mocked.lose -= 1
+            raise requests.ConnectionError("answer lost")
+        answer = {"sync_status": status, "temp_id_mapping": ids}
+        if "sync_token" in body:
+            reads.append(body)
+            answer.update(
+                sync_token=f"tok-{len(reads)}",
+                full_sync=body["sync_token"] == "*",
+                projects=[{**p, "is_deleted": False} for p in projects],
+                items=[],
+            )
+        return 200, {}, json.dumps(answer)
 
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
         mocked.add_callback(responses.POST, f"{settings.TODOIST_API_URL}/sync", callback=answer)
-        mocked.sent, mocked.rejected = sent, rejected
+        mocked.sent, mocked.rejected, mocked.reads, mocked.lose = sent, rejected, reads, 0
+        mocked.task_commands = lambda: [c for c in sent if not c["type"].startswith("project_")]
         yield mocked
 
 

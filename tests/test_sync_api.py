@@ -151,8 +151,8 @@ def test_the_job_runs_the_engine_against_todoist(
     with django_capture_on_commit_callbacks(execute=True):
         job_id = api_client.post(TRIGGER, {}, format="json").json()["job_id"]
 
-    assert [c["type"] for c in todoist.sent] == ["item_add"]
-    assert todoist.sent[0]["args"]["content"] == "Buy milk"
+    assert [c["type"] for c in todoist.task_commands()] == ["item_add"]
+    assert todoist.task_commands()[0]["args"]["content"] == "Buy milk"
     mapping = TodoistTaskMap.objects.get(local_task=task)
     assert (mapping.sync_state, mapping.todoist_task_id) == ("synced", "td-Buy milk")
     run = api_client.get(STATUS, {"job_id": job_id}).json()
@@ -173,6 +173,7 @@ def test_status_of_a_user_without_anything(api_client):
         "recent_errors": [],
         "last_run": None,
         "running": False,
+        "blocked": [],
     }
 
 
@@ -323,6 +324,7 @@ def test_schema_describes_the_sync_endpoints():
         "recent_errors",
         "last_run",
         "running",
+        "blocked",
     }
     assert set(paths["/v1/sync/todoist/token"]) == {"get", "put", "delete"}
     assert "token" not in components["TodoistTokenOutput"]["properties"]

@@ -72,13 +72,13 @@ def test_inline_run_prints_progress_and_a_summary(user, todoist):
 
     out, err = sync_todoist("--user", "alice")
 
-    assert [c["type"] for c in todoist.sent] == ["item_add"]
+    assert [c["type"] for c in todoist.task_commands()] == ["item_add"]
     mapping = TodoistTaskMap.objects.get(local_task=task)
     assert (mapping.sync_state, mapping.todoist_task_id) == ("synced", "td-Buy milk")
     run = SyncRun.objects.get()
     assert (run.trigger, run.state, run.created) == ("command", "succeeded", 1)
     assert f"alice: syncing all chats (job {run.job_id})" in out
-    assert "alice: batch 1/1: 1 commands sent" in out
+    assert "alice: batch 1: 1 commands sent" in out
     assert "alice: succeeded: created 1, updated 0" in out
     assert err == ""
 
@@ -104,7 +104,7 @@ def test_chat_scope(user, todoist):
     Task.objects.create(user=user, title="In chat", chat_id=5)
     Task.objects.create(user=user, title="Elsewhere", chat_id=6)
     sync_todoist("--user", "alice", "--chat", "5")
-    assert [c["args"]["content"] for c in todoist.sent] == ["In chat"]
+    assert [c["args"]["content"] for c in todoist.task_commands()] == ["In chat"]
     assert SyncRun.objects.get().chat_id == 5
 
 
@@ -122,7 +122,7 @@ def test_all_users_and_users_without_a_token(user, other_user, todoist):
         out, _ = sync_todoist("--all")
 
     # --all syncs whoever can be synced; the others are named, without failing the command.
-    assert [c["args"]["content"] for c in todoist.sent] == ["bob's"]
+    assert [c["args"]["content"] for c in todoist.task_commands()] == ["bob's"]
     assert "alice: skipped (No Todoist token" in out and "carol: skipped" in out
     assert "dave" not in out
     assert list(SyncRun.objects.values_list("user__username", flat=True)) == ["bob"]
@@ -171,7 +171,7 @@ def test_retry_errors_includes_permanent_errors(user, todoist):
 
     sync_todoist("--user", "alice", "--retry-errors")
 
-    assert [c["args"]["content"] for c in todoist.sent] == ["Bad"]
+    assert [c["args"]["content"] for c in todoist.task_commands()] == ["Bad"]
     assert TodoistTaskMap.objects.get().sync_state == "synced"
 
 
@@ -296,4 +296,4 @@ def test_an_internal_error_of_one_user_does_not_stop_the_others(user, other_user
 
     assert raised.value.returncode == 1
     assert "alice: internal error (RuntimeError)" in err.getvalue()
-    assert [c["args"]["content"] for c in todoist.sent] == ["bob's"]
+    assert [c["args"]["content"] for c in todoist.task_commands()] == ["bob's"]

@@ -228,6 +228,8 @@ def test_chat_scope_limits_the_run(user, sim):
 
 
 def test_lost_answer_after_create_never_makes_a_second_task(user, sim, mode):
+    make_task(user, "Before")
+    run_sync(user)  # the account is read and its project made before any answer is lost
     task = make_task(user, "Exactly once")
     sim.configure(lost_answer_rate=1.0)  # Todoist applies the create, the answer is lost
     first = run_sync(user)
@@ -236,15 +238,16 @@ def test_lost_answer_after_create_never_makes_a_second_task(user, sim, mode):
     assert mapping.sync_state == "error" and mapping.todoist_task_id is None
     request_id = mapping.request_id
     assert mapping.inflight["commands"][0]["uuid"] == request_id
-    assert len(sim_tasks(sim)) == 1  # it did reach Todoist
+    assert len(sim_tasks(sim)) == 2  # it did reach Todoist
 
     sim.configure(lost_answer_rate=0.0)
     run_sync(user, retry_errors=True)
     mapping.refresh_from_db()
-    assert len(sim_tasks(sim)) == 1
-    assert mapping.todoist_task_id == sim_tasks(sim)[0]["id"]
+    assert len(sim_tasks(sim)) == 2
+    created = [t for t in sim_tasks(sim) if t["content"] == "Exactly once"]
+    assert [mapping.todoist_task_id] == [t["id"] for t in created]
     assert mapping.request_id == request_id
-    assert sim.stats()["dedupe_request_id"] + sim.stats()["dedupe_sync_uuid"] >= 1
+    assert sim.stats()["dedupe_sync_uuid"] >= 1
 
 
 def test_crash_between_todoist_answer_and_our_commit(user, sim, mode, monkeypatch):
@@ -272,18 +275,21 @@ def test_crash_between_todoist_answer_and_our_commit(user, sim, mode, monkeypatc
     assert mapping.sync_state == "synced"
 
 
-def test_create_ok_without_an_id_is_flagged_not_repeated(user, sim, settings):
-    """If a re-sent create's answer lacks the id, the engine must not create again blindly."""
-    make_task(user, "No id")
+def test_create_ok_without_an_id_is_found_by_a_read_not_repeated(user, sim, settings):
+    """A re-sent create answered "ok" without its id: one incremental read finds the task."""
+    make_task(user, "Before")
+    run_sync(user)
+    task = make_task(user, "No id")
     sim.configure(lost_answer_rate=1.0, replay_temp_id_mapping=False)
     run_sync(user)
     sim.configure(lost_answer_rate=0.0)
+    healed = run_sync(user, retry_errors=True)
+    mapping = TodoistTaskMap.objects.get(local_task=task)
+    [created] = [t for t in sim_tasks(sim) if t["content"] == "No id"]
+    assert (mapping.sync_state, mapping.todoist_task_id) == ("synced", created["id"])
+    assert healed.failed == 0
     run_sync(user, retry_errors=True)
-    mapping = TodoistTaskMap.objects.get()
-    assert mapping.sync_state == "error" and mapping.error_permanent
-    assert "did not return" in mapping.last_error
-    run_sync(user, retry_errors=True)
-    assert len(sim_tasks(sim)) == 1
+    assert len(sim_tasks(sim)) == 2
 
 
 # --- error policy ---------------------------------------------------------------------------
@@ -366,6 +372,8 @@ def test_transient_failure_heals_when_the_scheduled_job_runs(user, sim):
 
 def test_rate_limit_stops_the_run_and_resumes_no_sooner(user, sim, settings):
     settings.TODOIST_USE_BATCH = False
+    make_task(user, "Before")
+    run_sync(user)  # the account read and the project, before the limit
     for i in range(3):
         make_task(user, f"R{i}")
     sim.configure(rate_limit_429_rate=1.0, retry_after_seconds=120)
@@ -388,7 +396,7 @@ def test_rate_limit_stops_the_run_and_resumes_no_sooner(user, sim, settings):
     RateBudget.objects.update(blocked_until=None)
     run = run_sync(user)
     assert run.state == "succeeded"
-    assert len(sim_tasks(sim)) == 3
+    assert len(sim_tasks(sim)) == 4
 
 
 def test_validation_error_is_permanent_with_a_reason_naming_the_field(user, sim, mode):
@@ -418,8 +426,8 @@ def test_todoist_validation_error_names_the_argument(user, sim, mode, monkeypatc
     make_task(user, "Too long for Todoist")
     real = planning.task_snapshot
 
-    def lenient(task):
-        snapshot = real(task)
+    def lenient(task, **kwargs):
+        snapshot = real(task, **kwargs)
         snapshot["content"] = "x" * 600
         return snapshot
 
@@ -573,8 +581,9 @@ def test_batches_hold_at_most_the_command_limit(user, sim, settings):
     Task.objects.bulk_create(Task(user=user, title=f"N{i}") for i in range(250))
     run = run_sync(user)
     assert run.created == 250
-    assert run.requests == 3  # ceil(250 / 100)
-    assert sim.stats()["requests_by_kind"]["sync"] == 3
+    # The account's first read, then ceil((250 + the project_add) / 100) batches.
+    assert run.requests == 1 + 3
+    assert sim.stats()["requests_by_kind"]["sync"] == 4
 
 
 # --- secrets --------------------------------------------------------------------------------
@@ -712,7 +721,7 @@ def test_a_run_whose_job_was_lost_is_marked_failed_by_the_next_run(user, sim):
 def test_a_redelivered_job_counts_its_run_afresh(user, sim):
     make_task(user, "Once")
     first = run_sync(user, job_id="redelivered")
-    assert (first.created, first.requests) == (1, 1)
+    assert (first.created, first.requests) == (1, 2)  # the account's first read, one batch
     again = run_sync(user, job_id="redelivered")  # the queue delivers the same job again
     assert again.pk == first.pk
     assert (again.created, again.unchanged, again.requests) == (0, 1, 0)

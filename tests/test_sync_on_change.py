@@ -151,8 +151,8 @@ def test_changes_through_the_api_sync_to_todoist_once(
     with django_capture_on_commit_callbacks(execute=True):
         api_client.patch(f"/v1/tasks/{response.json()['id']}", {"priority": 1}, format="json")
 
-    assert [c["type"] for c in todoist.sent] == ["item_add", "item_update"]
-    assert todoist.sent[1]["args"] == {"id": "td-Buy milk", "priority": 4}
+    assert [c["type"] for c in todoist.task_commands()] == ["item_add", "item_update"]
+    assert todoist.task_commands()[1]["args"] == {"id": "td-Buy milk", "priority": 4}
     assert TodoistTaskMap.objects.get().sync_state == "synced"
     assert list(SyncRun.objects.values_list("trigger", "state")) == [
         ("change", "succeeded"),

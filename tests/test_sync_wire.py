@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import datetime
-import json
 
 import pytest
-import requests
 import responses
 from django.conf import settings
 from factories import run_sync
 from responses import matchers
 
 from planner.models import Task
-from todoist_sync.models import TodoistTaskMap
+from todoist_sync.models import TodoistProject, TodoistTaskMap
 
 pytestmark = pytest.mark.django_db
 
@@ -28,9 +26,20 @@ def test_create_sends_item_add_with_the_stored_uuid_as_temp_id(user, todoist):
         user=user, title="  Pay rent ", description="by transfer", priority=2,
         due_date=datetime.date(2026, 12, 1),
     )  # fmt: skip
-    run_sync(user)
+    run = run_sync(user)
     mapping = TodoistTaskMap.objects.get(local_task=task)
-    [command] = todoist.sent
+    project = TodoistProject.objects.get(name="Planner")
+    # The account is read once first (projects, and where later reads start from)...
+    [read] = todoist.reads
+    assert (read["sync_token"], read["resource_types"]) == ("*", ["items", "projects"])
+    # ...then one request: the missing project, and the task in it by the project's temp_id.
+    add_project, command = todoist.sent
+    assert add_project == {
+        "type": "project_add",
+        "uuid": project.request_id,
+        "temp_id": project.request_id,
+        "args": {"name": "Planner"},
+    }
     assert command == {
         "type": "item_add",
         "uuid": mapping.request_id,
@@ -40,11 +49,22 @@ def test_create_sends_item_add_with_the_stored_uuid_as_temp_id(user, todoist):
             "description": "by transfer",
             "priority": 3,
             "due": {"date": "2026-12-01"},
+            "project_id": project.request_id,
         },
     }
+    assert run.requests == len(todoist.calls) == 2
     authorization = todoist.calls[0].request.headers["Authorization"]
     assert authorization == f"Bearer {settings.TODOIST_API_TOKEN}"
     assert mapping.todoist_task_id == "td-Pay rent"
+    assert project.todoist_project_id == "pr-Planner"
+
+
+def test_bodies_are_utf_8_json_without_ascii_escapes(user, todoist):
+    Task.objects.create(user=user, title="Ёлка 漢字")
+    run_sync(user)
+    body = todoist.calls[-1].request.body
+    assert "Ёлка 漢字".encode() in body and b"\\u" not in body
+    assert todoist.calls[-1].request.headers["Content-Type"] == "application/json"
 
 
 def test_update_sends_only_the_changed_fields_to_the_mapped_id(user, todoist):
@@ -101,30 +121,35 @@ def single(settings):
     settings.TODOIST_USE_BATCH = False
 
 
-def test_single_create_sends_x_request_id_and_every_retry_the_same(user, todoist, single):
+def test_single_create_is_a_one_command_sync_with_the_same_uuid_on_every_retry(
+    user, todoist, single
+):
+    """API v1 ignores X-Request-Id: a create's exactly-once rests on its /sync command uuid."""
+    Task.objects.create(user=user, title="First")
+    run_sync(user)  # the account's first read and the project, before anything is lost
     task = Task.objects.create(user=user, title="Once")
-    todoist.add(responses.POST, f"{BASE}/tasks", body=requests.ConnectionError("answer lost"))
+    todoist.lose = 1
     run_sync(user)
     mapping = TodoistTaskMap.objects.get(local_task=task)
     assert mapping.sync_state == "error" and mapping.attempts == 1
 
-    todoist.replace(responses.POST, f"{BASE}/tasks", json={"id": "T1", "content": "Once"})
     run_sync(user, retry_errors=True)
-    ids = [call.request.headers["X-Request-Id"] for call in todoist.calls]
-    assert ids == [mapping.request_id, mapping.request_id]
+    adds = [c for c in todoist.sent if c["type"] == "item_add" and c["args"]["content"] == "Once"]
+    assert [c["uuid"] for c in adds] == [mapping.request_id, mapping.request_id]
+    assert all("X-Request-Id" not in call.request.headers for call in todoist.calls)
     mapping.refresh_from_db()
-    assert (mapping.todoist_task_id, mapping.sync_state) == ("T1", "synced")
+    assert (mapping.todoist_task_id, mapping.sync_state) == ("td-Once", "synced")
 
 
 def test_single_update_clears_the_due_date_with_no_date(user, todoist, single):
-    todoist.add(responses.POST, f"{BASE}/tasks", json={"id": "T1"})
     task = Task.objects.create(user=user, title="Due", due_date=datetime.date(2026, 5, 5))
     run_sync(user)
-    assert json.loads(todoist.calls[0].request.body)["due_date"] == "2026-05-05"
+    [add] = [c for c in todoist.sent if c["type"] == "item_add"]
+    assert add["args"]["due"] == {"date": "2026-05-05"}
     todoist.add(
         responses.POST,
-        f"{BASE}/tasks/T1",
-        json={"id": "T1"},
+        f"{BASE}/tasks/td-Due",
+        json={"id": "td-Due"},
         match=[matchers.json_params_matcher({"due_string": "no date"})],
     )
     task.due_date = None
@@ -134,9 +159,8 @@ def test_single_update_clears_the_due_date_with_no_date(user, todoist, single):
 
 
 def test_single_close_and_reopen_call_their_endpoints(user, todoist, single):
-    todoist.add(responses.POST, f"{BASE}/tasks", json={"id": "T1"})
-    todoist.add(responses.POST, f"{BASE}/tasks/T1/close", status=204)
-    todoist.add(responses.POST, f"{BASE}/tasks/T1/reopen", status=204)
+    todoist.add(responses.POST, f"{BASE}/tasks/td-C/close", status=204)
+    todoist.add(responses.POST, f"{BASE}/tasks/td-C/reopen", status=204)
     task = Task.objects.create(user=user, title="C")
     run_sync(user)
     task.status = "done"
@@ -145,36 +169,38 @@ def test_single_close_and_reopen_call_their_endpoints(user, todoist, single):
     task.status = "open"
     task.save()
     assert run_sync(user).reopened == 1
-    paths = [call.request.path_url for call in todoist.calls]
-    assert paths == ["/api/v1/tasks", "/api/v1/tasks/T1/close", "/api/v1/tasks/T1/reopen"]
+    paths = [call.request.path_url for call in todoist.calls if "/sync" not in call.request.url]
+    assert paths == ["/api/v1/tasks/td-C/close", "/api/v1/tasks/td-C/reopen"]
 
 
-def test_single_403_plan_limit_is_a_task_error_not_a_token_error(user, todoist, single):
-    todoist.add(
-        responses.POST,
-        f"{BASE}/tasks",
-        status=403,
-        json={
-            "error": "Maximum number of items per project reached",
-            "error_tag": "MAX_ITEMS_LIMIT_REACHED",
-            "error_code": 48,
-            "http_code": 403,
-            "error_extra": {},
-        },
-    )
-    Task.objects.create(user=user, title="One too many")
-    Task.objects.create(user=user, title="Another")
+def test_single_403_with_another_tag_is_a_task_error_not_a_token_error(user, todoist, single):
+    for title in ("One", "Another"):
+        Task.objects.create(user=user, title=title)
+    run_sync(user)
+    for title in ("One", "Another"):
+        todoist.add(
+            responses.POST,
+            f"{BASE}/tasks/td-{title}",
+            status=403,
+            json={
+                "error": "Premium only feature",
+                "error_tag": "PREMIUM_ONLY",
+                "error_code": 32,
+                "http_code": 403,
+                "error_extra": {},
+            },
+        )
+    Task.objects.update(priority=1)
     run = run_sync(user)
     assert run.state == "succeeded"  # the run went on: the token is fine
     assert run.failed == 2
     assert all(
-        m.error_permanent and "Maximum number of items" in m.last_error
-        for m in TodoistTaskMap.objects.all()
+        m.error_permanent and "Premium only" in m.last_error for m in TodoistTaskMap.objects.all()
     )
 
 
 def test_410_retired_endpoint_stops_with_a_configuration_error(user, todoist, single):
-    todoist.add(responses.POST, f"{BASE}/tasks", status=410, body="Gone")
+    todoist.replace(responses.POST, f"{BASE}/sync", status=410, body="Gone")
     Task.objects.create(user=user, title="x")
     Task.objects.create(user=user, title="y")
     run = run_sync(user)
