@@ -50,18 +50,36 @@ class PushItem:
 
 
 def mappings_save(mappings: list[TodoistTaskMap]) -> None:
-    """One UPDATE statement run for every stored row (executemany)."""
+    """Write these stored mappings back: on SQLite one UPDATE ... FROM (VALUES ...) statement,
+    elsewhere one UPDATE run for every row (executemany). One statement matters on SQLite: its
+    driver gives up the GIL on every row it steps, and each time the sender thread may keep it
+    for a whole switch interval."""
     rows = [m for m in mappings if m.pk]
     if not rows:
         return
     connection = connections[router.db_for_write(Map)]
     columns, convert = _column_writers(MAP_FIELDS, connection)
     quote = connection.ops.quote_name
-    assignments = ", ".join(f"{quote(column)} = %s" for column in columns)
-    # Only the model's own quoted table and column names go in the text; values are params.
-    sql = f"UPDATE {quote(Map._meta.db_table)} SET {assignments} WHERE {quote('id')} = %s"  # noqa: S608
+    table = quote(Map._meta.db_table)
     with connection.cursor() as cursor:
-        cursor.executemany(sql, [[*convert(m), m.pk] for m in rows])
+        if connection.vendor != "sqlite":
+            assignments = ", ".join(f"{quote(column)} = %s" for column in columns)
+            # Only the model's own quoted table and column names go in the text.
+            sql = f"UPDATE {table} SET {assignments} WHERE {quote('id')} = %s"  # noqa: S608
+            cursor.executemany(sql, [[*convert(m), m.pk] for m in rows])
+            return
+        chunk = max(1, 900 // (len(columns) + 1))
+        assignments = ", ".join(
+            f"{quote(column)} = v.column{n}" for n, column in enumerate(columns, 2)
+        )
+        for start in range(0, len(rows), chunk):
+            part = rows[start : start + chunk]
+            values = ", ".join([f"({', '.join(['%s'] * (len(columns) + 1))})"] * len(part))
+            sql = (
+                f"UPDATE {table} SET {assignments} FROM (VALUES {values}) AS v "  # noqa: S608
+                f"WHERE {table}.{quote('id')} = v.column1"
+            )
+            cursor.execute(sql, [value for m in part for value in (m.pk, *convert(m))])
 
 
 def mappings_insert(*, user_id: int, mappings: list[TodoistTaskMap]) -> None:

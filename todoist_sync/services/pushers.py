@@ -8,6 +8,7 @@ real ids that request's answer gave.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
@@ -65,52 +66,65 @@ class Pusher:
 
 
 class BatchPusher(Pusher):
-    """`/sync` batches sent two deep: while one is in flight, the next one's commands are
-    committed and the previous one is settled, so database work hides behind latency.
+    """`/sync` batches, `requests_in_flight` at a time: while they are out, the next batch is
+    built (from the streamed work) and committed, and answered ones are settled, so database
+    work hides behind latency.
 
     Batches are cut at 100 commands and at TODOIST_MAX_BODY_BYTES of the body as sent; a 413
-    sends the same batch again in halves. Only the HTTP call runs on the sender thread; every
-    database access stays on this one.
+    sends the same batch again in halves. A batch that creates projects is alone in flight:
+    the batches after it name those projects by the ids its answer gives. Only the HTTP calls
+    run on the sender threads; every database access stays on this one.
     """
+
+    requests_in_flight = 2
 
     def push(self, work: Iterable[PushItem]) -> None:
         batches = self.batches(work)
-        batch = next(batches, None)
-        if batch is None:
-            return
         transport = self.transport
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="todoist-sync") as sender:
-            self.commit(batch)
-            transport.renew_or_stop()
-            transport.acquire()
-            in_flight = self.send_async(sender, batch, self.project_adds())
-            number = 0
-            while batch is not None:
-                number += 1
-                # Built (from the streamed work) and committed while this one is out.
-                following = next(batches, None)
-                deferred = None
-                if following:
-                    # All the next batch needs before it leaves, done while this one is out.
-                    self.commit(following)
+        in_flight: deque[tuple[list[PushItem], Future, bool]] = deque()
+        stops: list[TodoistError] = []
+        deferred: RunStop | None = None
+        number = 0
+        with ThreadPoolExecutor(
+            max_workers=self.requests_in_flight, thread_name_prefix="todoist-sync"
+        ) as sender:
+            while True:
+                # Keep the pipe full, unless a stop was seen or a project is being created.
+                while (
+                    not stops
+                    and deferred is None
+                    and len(in_flight) < self.requests_in_flight
+                    and not any(creates for _, _, creates in in_flight)
+                ):
+                    batch = next(batches, None)
+                    if batch is None:
+                        break
+                    self.commit(batch)  # the exactly-once rule: stored before it leaves
                     try:
                         transport.renew_or_stop()
                         transport.acquire()
                     except RunStop as stopped:
-                        deferred, following = stopped, None  # settle this batch, then stop
-                outcome = transport.sync_outcome(in_flight)
-                self.settle_adds(outcome)  # the next batch names new projects by their ids
+                        deferred = stopped  # committed, not sent: the next run sends it
+                        break
+                    adds = self.project_adds()
+                    in_flight.append((batch, self.send_async(sender, batch, adds), bool(adds)))
+                if not in_flight:
+                    break
+                batch, future, _ = in_flight.popleft()
+                outcome = transport.sync_outcome(future)
+                self.settle_adds(outcome)  # later batches name new projects by their ids
                 stop = stop_error(outcome)
-                if following and stop is None:
-                    in_flight = self.send_async(sender, following, self.project_adds())
+                if stop is not None:
+                    stops.append(stop)
                 self.settle_batch(batch, outcome)
+                number += 1
                 transport.progress(
                     f"batch {number}: {sum(len(item.commands) for item in batch)} commands sent"
                 )
-                transport.stop_on(stop)
-                if deferred is not None:
-                    raise deferred
-                batch = following
+        if stops:
+            transport.stop_on(stops[0])
+        if deferred is not None:
+            raise deferred
 
     def batches(self, work: Iterable[PushItem]) -> Iterator[list[PushItem]]:
         """At most TODOIST_BATCH_SIZE commands and TODOIST_MAX_BODY_BYTES a batch; a task's
