@@ -16,7 +16,7 @@ from factories import make_task, run_sync, sim_tasks
 from planner.models import EventLog, Task
 from todoist_sync import services
 from todoist_sync.models import RateBudget, SyncLease, SyncRun, TodoistTaskMap
-from todoist_sync.services import planning
+from todoist_sync.services import coordination, engine, planning
 from todoist_sync.services.coordination import BUDGET_MARGIN_SECONDS
 from todoist_sync.services.settling import Settler
 
@@ -501,13 +501,39 @@ def test_no_token_fails_the_run_clearly(user, sim, settings):
 # --- lease ----------------------------------------------------------------------------------
 
 
-def test_a_second_run_while_the_lease_is_held_defers(user, sim):
+def test_a_run_that_finds_the_lease_held_defers_at_once_and_the_holder_queues_another(
+    user, sim, queued_jobs
+):
     make_task(user, "Contended")
-    assert services.lease_acquire(user_id=user.pk, holder="someone-else")
-    run = run_sync(user)
+    assert services.lease_acquire(user_id=user.pk, holder="holder-job")
+    slept: list[float] = []
+    run = run_sync(user, sleep=slept.append)
     assert run.state == "deferred" and run.requests == 0
+    assert slept == []  # it held no worker waiting for the lease
     assert sim.stats()["requests_total"] == 0
-    assert Schedule.objects.filter(name=f"todoist-sync-user-{user.pk}").exists()
+    assert not SyncRun.objects.filter(state="queued").exists()
+
+    # The holder's run ends: it queues the run the deferred one asked for.
+    holder = run_sync(user, job_id="holder-job")
+    assert holder.state == "succeeded"
+    [follow_up] = SyncRun.objects.filter(state="queued")
+    assert (follow_up.trigger, follow_up.chat_id) == ("follow-up", None)
+
+
+def test_a_run_that_finds_the_lease_freed_meanwhile_runs_itself(user, sim, monkeypatch):
+    """The holder let go between our first try and our request for a follow-up: nobody else
+    would queue a run, so this one goes on."""
+    make_task(user, "Raced")
+    assert services.lease_acquire(user_id=user.pk, holder="holder-job")
+    real_ask = coordination.lease_ask_follow_up
+
+    def ask_then_holder_finishes(**kwargs):
+        real_ask(**kwargs)
+        services.lease_release(user_id=user.pk, holder="holder-job")  # sees no request yet
+
+    monkeypatch.setattr(engine, "lease_ask_follow_up", ask_then_holder_finishes)
+    run = run_sync(user)
+    assert (run.state, run.created) == ("succeeded", 1)
 
 
 def test_an_expired_lease_is_taken_over(user, sim):

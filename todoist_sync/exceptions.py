@@ -174,6 +174,11 @@ class TodoistConfigurationError(TodoistError):
     run_state = RunState.FAILED
 
 
+class LeaseLost(Exception):
+    """The run no longer holds its user's lease (it stalled past it, and another run took it):
+    it writes nothing more and ends."""
+
+
 # -- errors of the sync's own services ------------------------------------------------------------
 
 

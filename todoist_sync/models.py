@@ -235,6 +235,11 @@ class SyncLease(models.Model):
     )
     holder = models.CharField(max_length=64, blank=True)
     expires_at = models.DateTimeField(null=True, blank=True)
+    # Raised by every acquisition: a run writes only while the fence is still its own, so a
+    # run that stalled past its lease cannot overwrite what the next run wrote.
+    fence = models.PositiveBigIntegerField(default=0)
+    # A run found the lease held and ended at once: the holder queues a run when it is done.
+    follow_up = models.BooleanField(default=False)
 
     def __str__(self) -> str:
         return f"lease of user {self.user_id}: {self.holder or 'free'}"

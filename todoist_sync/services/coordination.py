@@ -6,13 +6,18 @@ Both live in the database, so every worker on every machine sees the same state.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from todoist_sync.conf import conf
+from todoist_sync.exceptions import LeaseLost
 from todoist_sync.models import RateBudget, SyncLease
 
 # A slot is stamped before its request leaves and Todoist counts it on arrival, which can be
@@ -20,40 +25,94 @@ from todoist_sync.models import RateBudget, SyncLease
 BUDGET_MARGIN_SECONDS = 1.0
 
 
-def lease_acquire(*, user_id: int, holder: str, seconds: float | None = None) -> bool:
-    """Take the user's lease if it is free or expired: one conditional UPDATE, no row locks."""
+@dataclass(frozen=True)
+class Fence:
+    """A run's hold on its user's lease: the holder and the fencing number it was given."""
+
+    user_id: int
+    holder: str
+    number: int
+
+    def check(self) -> None:
+        """Inside the write's transaction: raise LeaseLost unless the lease is still ours.
+        The row lock (PostgreSQL) or the write lock (SQLite's IMMEDIATE transactions) keeps a
+        new holder out until the write commits."""
+        held = (
+            SyncLease.objects.select_for_update()
+            .filter(user_id=self.user_id, holder=self.holder, fence=self.number)
+            .exists()
+        )
+        if not held:
+            raise LeaseLost
+
+
+# The fence of the run writing on this thread; set by the engine for the run's duration.
+current_fence: ContextVar[Fence | None] = ContextVar("todoist_sync_fence", default=None)
+
+
+@contextmanager
+def fenced() -> Iterator[None]:
+    """One transaction whose writes happen only if the run still holds its lease."""
+    with transaction.atomic():
+        fence = current_fence.get()
+        if fence is not None:
+            fence.check()
+        yield
+
+
+def lease_acquire(*, user_id: int, holder: str, seconds: float | None = None) -> Fence | None:
+    """Take the user's lease if it is free or expired: one conditional UPDATE, no row locks.
+    Answers the new fence (a fresh number each time), or None when another run holds it."""
     now = timezone.now()
     try:
         SyncLease.objects.get_or_create(user_id=user_id)
     except IntegrityError:  # another worker created the row first: fine
         pass
     expires = now + timedelta(seconds=seconds or conf.TODOIST_LEASE_SECONDS)
-    taken = (
-        SyncLease.objects.filter(user_id=user_id)
-        .filter(
-            Q(holder="") | Q(expires_at__isnull=True) | Q(expires_at__lt=now) | Q(holder=holder)
+    with transaction.atomic():
+        taken = (
+            SyncLease.objects.filter(user_id=user_id)
+            .filter(
+                Q(holder="") | Q(expires_at__isnull=True) | Q(expires_at__lt=now) | Q(holder=holder)
+            )
+            .update(holder=holder, expires_at=expires, fence=F("fence") + 1)
         )
-        .update(holder=holder, expires_at=expires)
-    )
-    return taken == 1
+        if taken != 1:
+            return None
+        number = SyncLease.objects.values_list("fence", flat=True).get(user_id=user_id)
+    return Fence(user_id=user_id, holder=holder, number=number)
 
 
-def lease_renew(*, user_id: int, holder: str) -> bool:
+def lease_renew(*, user_id: int, holder: str, fence: int | None = None) -> bool:
     expires = timezone.now() + timedelta(seconds=conf.TODOIST_LEASE_SECONDS)
-    return SyncLease.objects.filter(user_id=user_id, holder=holder).update(expires_at=expires) == 1
+    lease = SyncLease.objects.filter(user_id=user_id, holder=holder)
+    if fence is not None:
+        lease = lease.filter(fence=fence)
+    return lease.update(expires_at=expires) == 1
 
 
-def lease_release(*, user_id: int, holder: str) -> None:
-    SyncLease.objects.filter(user_id=user_id, holder=holder).update(holder="", expires_at=None)
+def lease_release(*, user_id: int, holder: str) -> bool:
+    """Give the lease up; answers whether a run asked for a follow-up meanwhile."""
+    with transaction.atomic():
+        lease = SyncLease.objects.select_for_update().filter(user_id=user_id, holder=holder)
+        wanted = lease.filter(follow_up=True).exists()
+        lease.update(holder="", expires_at=None, follow_up=False)
+    return wanted
 
 
-def rate_budget_acquire(*, key: str) -> float:
+def lease_ask_follow_up(*, user_id: int) -> None:
+    """This user's lease is held: ask its holder to queue a run when it lets go."""
+    SyncLease.objects.filter(user_id=user_id).update(follow_up=True)
+
+
+def rate_budget_acquire(*, key: str, limit: int | None = None) -> float:
     """Take one request slot, or say how many seconds until one frees (nothing taken then).
 
-    A sliding log of send times: at most TODOIST_RATE_LIMIT_REQUESTS in any window of
+    A sliding log of send times: at most `limit` (TODOIST_RATE_LIMIT_REQUESTS) in any window of
     TODOIST_RATE_LIMIT_WINDOW seconds, so it also holds for any fixed window Todoist counts in.
     """
-    limit, window = conf.TODOIST_RATE_LIMIT_REQUESTS, conf.TODOIST_RATE_LIMIT_WINDOW
+    window = conf.TODOIST_RATE_LIMIT_WINDOW
+    limit = conf.TODOIST_RATE_LIMIT_REQUESTS if limit is None else limit
     RateBudget.objects.get_or_create(key=key)
     with transaction.atomic():
         # Row lock on PostgreSQL; SQLite serialises writers (IMMEDIATE transactions) anyway.

@@ -20,17 +20,28 @@ import uuid
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timedelta
 
+from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from todoist_sync import selectors
 from todoist_sync.conf import conf
 from todoist_sync.events import EventBuffer, Level
-from todoist_sync.exceptions import NoTodoistToken, TodoistError, TodoistNotFoundError
+from todoist_sync.exceptions import LeaseLost, NoTodoistToken, TodoistError, TodoistNotFoundError
 from todoist_sync.models import SyncRun, TodoistTaskMap
-from todoist_sync.services.coordination import lease_acquire, lease_release
+from todoist_sync.services.coordination import (
+    current_fence,
+    lease_acquire,
+    lease_ask_follow_up,
+    lease_release,
+)
 from todoist_sync.services.credentials import todoist_client, todoist_token_for
 from todoist_sync.services.healing import Healer
-from todoist_sync.services.persistence import PushItem, mappings_insert, mappings_save
+from todoist_sync.services.persistence import (
+    PushItem,
+    forget_todoist_id,
+    mappings_insert,
+    mappings_save,
+)
 from todoist_sync.services.planning import (
     Action,
     Decision,
@@ -41,13 +52,14 @@ from todoist_sync.services.planning import (
 )
 from todoist_sync.services.projects import ProjectDirectory
 from todoist_sync.services.pushers import BatchPusher, Pusher, SingleTaskPusher
-from todoist_sync.services.runs import schedule_sync
+from todoist_sync.services.runs import schedule_sync, sync_enqueue
 from todoist_sync.services.settling import Settler
 from todoist_sync.services.transport import RunStop, Transport
 from todoist_sync.todoist import TodoistClient
 from todoist_sync.tokens import token_key
 
 State = TodoistTaskMap.SyncState
+LEASE_HELD = "another sync of this user was running; a run follows it"
 COUNTED = ("created", "updated", "closed", "reopened", "unchanged", "skipped", "failed")
 
 
@@ -119,18 +131,27 @@ class SyncEngine:
         run = self.run
         run.state, run.started_at, run.lease_holder = SyncRun.State.RUNNING, timezone.now(), ""
         run.save(update_fields=["state", "started_at", "lease_holder"])
-        state, summary, resume_at = SyncRun.State.SUCCEEDED, "", None
-        leased = False
+        fence = lease_acquire(user_id=self.user_id, holder=self.holder)
+        if fence is None:
+            # Another run of the user holds the lease: this one ends at once, holding no worker,
+            # and asks the holder for a run when it is done (unless it is done already).
+            lease_ask_follow_up(user_id=self.user_id)
+            fence = lease_acquire(user_id=self.user_id, holder=self.holder)
+        if fence is None:
+            self.finish(SyncRun.State.DEFERRED, LEASE_HELD)
+            return
+        token = current_fence.set(fence)
         try:
-            leased = self.take_lease()
-            if not leased:
-                raise RunStop(
-                    SyncRun.State.DEFERRED,
-                    "another sync of this user was running; this one was rescheduled",
-                    timezone.now() + timedelta(seconds=5),
-                )
-            run.lease_holder = self.holder
-            run.save(update_fields=["lease_holder"])
+            self.execute_leased()
+        finally:
+            current_fence.reset(token)
+
+    def execute_leased(self) -> None:
+        run = self.run
+        state, summary, resume_at = SyncRun.State.SUCCEEDED, "", None
+        run.lease_holder = self.holder
+        run.save(update_fields=["lease_holder"])
+        try:
             self.reap_lost_runs()
             self.transport = self.connect()
             self.projects = ProjectDirectory(
@@ -150,29 +171,37 @@ class SyncEngine:
                 scope = sorted(self.settler.followups)
         except RunStop as stop:
             state, summary, resume_at = stop.state, stop.summary, stop.resume_at
+        except LeaseLost:
+            # It stalled past its lease and another run took over: it writes nothing more.
+            self.events.flush()
+            self.finish(SyncRun.State.FAILED, "lost the sync lease; another run took over")
+            return
         except Exception as exc:
             # A bug or a database failure: recorded on the run (never with secrets), then raised
             # so the queue records the failure too.
             self.events.flush()
             self.finish(SyncRun.State.FAILED, f"internal error: {type(exc).__name__}")
-            if leased:
-                lease_release(user_id=self.user_id, holder=self.holder)
+            if lease_release(user_id=self.user_id, holder=self.holder):
+                self.queue_follow_up()
             raise
         self.events.flush()
-        if leased:
-            lease_release(user_id=self.user_id, holder=self.holder)
+        follow_up = lease_release(user_id=self.user_id, holder=self.holder)
         if state == SyncRun.State.SUCCEEDED and run.failed:
             summary = summary or "; ".join(sorted(set(self.settler.errors))[:5])
         self.schedule_follow_up(resume_at, summary)
         self.finish(state, summary)
+        if follow_up:
+            self.queue_follow_up()
 
-    def take_lease(self) -> bool:
-        # A short wait covers the common case of a run that is just finishing.
-        for _ in range(20):
-            if lease_acquire(user_id=self.user_id, holder=self.holder):
-                return True
-            self.sleep(0.5)
-        return False
+    def queue_follow_up(self) -> None:
+        """A run of the whole user, for the triggers that came while the lease was held."""
+        user = get_user_model().objects.filter(pk=self.user_id).first()
+        if user is None:
+            return
+        try:
+            sync_enqueue(user=user, trigger="follow-up")
+        except NoTodoistToken:
+            pass  # disconnected meanwhile: nothing to sync with
 
     def reap_lost_runs(self) -> None:
         """Holding the lease proves no other run of this user is alive: any still marked running
@@ -330,7 +359,7 @@ class SyncEngine:
                 # The previous create is resolved (failed for good, or deleted in Todoist):
                 # a fresh uuid, since Todoist would not execute the old one again.
                 d.mapping.request_id = str(uuid.uuid4())
-                d.mapping.todoist_task_id = None
+                forget_todoist_id(d.mapping)
         # Tasks created closed first: each needs a free place in its project only for a moment,
         # so they go before the open ones fill it.
         planned.sort(key=lambda d: not (d.plan.create and d.plan.achieved["done"]))

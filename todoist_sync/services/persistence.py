@@ -1,6 +1,7 @@
 """Writing a run's mappings: the exactly-once commit before sending, and batched updates.
 
-Plain `executemany` statements: `bulk_update` builds a CASE per field and row and
+Every write is fenced: it happens in one transaction with a check that the run still holds its
+user's lease. Hand-written statements: `bulk_update` builds a CASE per field and row and
 `bulk_create` compiles SQL row by row, which cost most of a 10,000-task run's time.
 """
 
@@ -10,10 +11,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import connections, router, transaction
+from django.db import connections, router
 from django.utils import timezone
 
 from todoist_sync.models import TodoistTaskMap
+from todoist_sync.services.coordination import fenced
 from todoist_sync.task_model import LocalTask
 
 Map = TodoistTaskMap
@@ -49,11 +51,18 @@ class PushItem:
     resend: bool = False  # the commands were committed by an earlier run
 
 
+def forget_todoist_id(mapping: TodoistTaskMap) -> None:
+    """Clear a mapping's Todoist id on purpose (its task is gone there). Any other write keeps
+    a stored id: a run that read the mapping before the id arrived cannot erase it."""
+    mapping.todoist_task_id = None
+    mapping.todoist_id_forgotten = True
+
+
 def mappings_save(mappings: list[TodoistTaskMap]) -> None:
-    """Write these stored mappings back: on SQLite one UPDATE ... FROM (VALUES ...) statement,
-    elsewhere one UPDATE run for every row (executemany). One statement matters on SQLite: its
-    driver gives up the GIL on every row it steps, and each time the sender thread may keep it
-    for a whole switch interval."""
+    """Write these stored mappings back, if the run still holds its lease: on SQLite one
+    UPDATE ... FROM (VALUES ...) statement, elsewhere one UPDATE run for every row
+    (executemany). One statement matters on SQLite: its driver gives up the GIL on every row it
+    steps, and each time the sender thread may keep it for a whole switch interval."""
     rows = [m for m in mappings if m.pk]
     if not rows:
         return
@@ -61,25 +70,33 @@ def mappings_save(mappings: list[TodoistTaskMap]) -> None:
     columns, convert = _column_writers(MAP_FIELDS, connection)
     quote = connection.ops.quote_name
     table = quote(Map._meta.db_table)
-    with connection.cursor() as cursor:
+    tid = quote("todoist_task_id")
+
+    def params(m: TodoistTaskMap) -> list[Any]:
+        return [bool(getattr(m, "todoist_id_forgotten", False)), *convert(m)]
+
+    with fenced(), connection.cursor() as cursor:
         if connection.vendor != "sqlite":
-            assignments = ", ".join(f"{quote(column)} = %s" for column in columns)
+            sets = [f"{tid} = CASE WHEN %s THEN NULL ELSE COALESCE(%s, {tid}) END"]
+            sets += [f"{quote(column)} = %s" for column in columns[1:]]
             # Only the model's own quoted table and column names go in the text.
-            sql = f"UPDATE {table} SET {assignments} WHERE {quote('id')} = %s"  # noqa: S608
-            cursor.executemany(sql, [[*convert(m), m.pk] for m in rows])
+            sql = f"UPDATE {table} SET {', '.join(sets)} WHERE {quote('id')} = %s"  # noqa: S608
+            cursor.executemany(sql, [[*params(m), m.pk] for m in rows])
             return
-        chunk = max(1, 900 // (len(columns) + 1))
-        assignments = ", ".join(
-            f"{quote(column)} = v.column{n}" for n, column in enumerate(columns, 2)
-        )
+        width = len(columns) + 2  # the id, the forgotten flag, then the columns
+        sets = [f"{tid} = CASE WHEN v.column2 THEN NULL ELSE COALESCE(v.column3, {tid}) END"]
+        sets += [f"{quote(column)} = v.column{n}" for n, column in enumerate(columns[1:], 4)]
+        chunk = max(1, 900 // width)
         for start in range(0, len(rows), chunk):
             part = rows[start : start + chunk]
-            values = ", ".join([f"({', '.join(['%s'] * (len(columns) + 1))})"] * len(part))
+            values = ", ".join([f"({', '.join(['%s'] * width)})"] * len(part))
             sql = (
-                f"UPDATE {table} SET {assignments} FROM (VALUES {values}) AS v "  # noqa: S608
+                f"UPDATE {table} SET {', '.join(sets)} FROM (VALUES {values}) AS v "  # noqa: S608
                 f"WHERE {table}.{quote('id')} = v.column1"
             )
-            cursor.execute(sql, [value for m in part for value in (m.pk, *convert(m))])
+            cursor.execute(sql, [value for m in part for value in (m.pk, *params(m))])
+    for m in rows:
+        m.todoist_id_forgotten = False
 
 
 def mappings_insert(*, user_id: int, mappings: list[TodoistTaskMap]) -> None:
@@ -98,7 +115,7 @@ def mappings_insert(*, user_id: int, mappings: list[TodoistTaskMap]) -> None:
     row = f"({', '.join(['%s'] * len(columns))})"
     by_task = {m.local_task_id: m for m in mappings}
     chunk = max(1, 900 // len(columns))
-    with connection.cursor() as cursor:
+    with fenced(), connection.cursor() as cursor:
         for start in range(0, len(mappings), chunk):
             part = mappings[start : start + chunk]
             sql = (
@@ -116,7 +133,7 @@ def commands_commit(*, user_id: int, items: list[PushItem]) -> None:
     before they are sent. Re-sent commands are stored already."""
     new = [item.mapping for item in items if item.mapping.pk is None]
     changed = [item.mapping for item in items if item.mapping.pk and not item.resend]
-    with transaction.atomic():
+    with fenced():
         mappings_insert(user_id=user_id, mappings=new)
         mappings_save(changed)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 from datetime import timedelta
+from functools import cached_property
 from typing import Any
 
 from django.db.models import Count, Q
@@ -20,6 +21,7 @@ from todoist_sync.conf import conf
 from todoist_sync.events import EventBuffer, Level
 from todoist_sync.exceptions import TodoistError
 from todoist_sync.models import SyncRun, TodoistAccount, TodoistProject, TodoistTaskMap
+from todoist_sync.services.coordination import fenced
 from todoist_sync.services.transport import RunStop, Transport
 from todoist_sync.todoist import SyncResult
 
@@ -38,10 +40,9 @@ class ProjectDirectory:
         self, *, user_id: int, account_key: str, transport: Transport, events: EventBuffer
     ) -> None:
         self.user_id = user_id
+        self.account_key = account_key
         self.transport = transport
         self.events = events
-        self.account, _ = TodoistAccount.objects.get_or_create(user_id=user_id, key=account_key)
-        self.by_name = {p.name: p for p in self.account.projects.all()}
         self.room: dict[str, int] = {}  # active tasks that still fit, per project, this round
         self.probed: set[str] = set()  # full projects tried once this run
         self.recreated: set[str] = set()  # projects created again this run (at most once)
@@ -50,6 +51,18 @@ class ProjectDirectory:
         self.reset_ids: list[int] = []  # their tasks, to create again
         self.made_room: set[str] = set()  # projects a close left room in, this round
         self.remote: dict[str, str] | None = None  # live projects by name, once read whole
+
+    @cached_property
+    def account(self) -> TodoistAccount:
+        """Loaded when first needed: a run with nothing to create costs no query for it."""
+        account, _ = TodoistAccount.objects.get_or_create(
+            user_id=self.user_id, key=self.account_key
+        )
+        return account
+
+    @cached_property
+    def by_name(self) -> dict[str, TodoistProject]:
+        return {p.name: p for p in self.account.projects.all()}
 
     # -- reads -------------------------------------------------------------------------------------
 
@@ -280,16 +293,9 @@ class ProjectDirectory:
         except TodoistError as exc:
             self.transport.stop_on(exc)  # otherwise: not known now; the next run reads again
 
-    def forget(self, project: TodoistProject) -> list[int]:
-        """The project was deleted in Todoist (and its tasks with it): create it, and its tasks,
-        again (once a run). Answers the local ids of its tasks, all pending again."""
-        if project.name in self.recreated:
-            return []
-        self.recreated.add(project.name)
-        self.forgotten.add(project.pk)
-        mappings = TodoistTaskMap.objects.filter(project=project)
-        task_ids = list(mappings.values_list("local_task_id", flat=True))
-        self.reset_ids.extend(task_ids)
+    @staticmethod
+    def reset(mappings: Any) -> None:
+        """These tasks are gone from Todoist with their project: pending, to be created."""
         mappings.update(
             todoist_task_id=None,
             pushed=None,
@@ -304,6 +310,19 @@ class ProjectDirectory:
             next_retry_at=None,
             updated_at=timezone.now(),
         )
+
+    def forget(self, project: TodoistProject) -> list[int]:
+        """The project was deleted in Todoist (and its tasks with it): create it, and its tasks,
+        again (once a run). Answers the local ids of its tasks, all pending again."""
+        if project.name in self.recreated:
+            return []
+        self.recreated.add(project.name)
+        self.forgotten.add(project.pk)
+        mappings = TodoistTaskMap.objects.filter(project=project)
+        task_ids = list(mappings.values_list("local_task_id", flat=True))
+        self.reset_ids.extend(task_ids)
+        with fenced():
+            self.reset(mappings)
         project.todoist_project_id, project.request_id, project.full_since = None, "", None
         project.save(update_fields=["todoist_project_id", "request_id", "full_since"])
         self.events.add(

@@ -101,8 +101,7 @@ class BatchPusher(Pusher):
                         break
                     self.commit(batch)  # the exactly-once rule: stored before it leaves
                     try:
-                        transport.renew_or_stop()
-                        transport.acquire()
+                        transport.acquire()  # renews the lease too
                     except RunStop as stopped:
                         deferred = stopped  # committed, not sent: the next run sends it
                         break
@@ -197,7 +196,6 @@ class BatchPusher(Pusher):
             return
         middle = len(batch) // 2
         for half in (batch[:middle], batch[middle:]):
-            self.transport.renew_or_stop()
             self.transport.acquire()
             try:
                 outcome = self.transport.client.sync(
@@ -242,7 +240,6 @@ class SingleTaskPusher(Pusher):
             else:
                 self.settle_adds(outcome)
         for number, item in enumerate(work, 1):
-            transport.renew_or_stop()
             statuses: list[Any] = [None] * len(item.commands)
             temp_ids: dict[str, str] = {}
             stop = None

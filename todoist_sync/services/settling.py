@@ -18,7 +18,8 @@ from todoist_sync.events import EventBuffer, Level
 from todoist_sync.exceptions import TodoistError
 from todoist_sync.models import SyncRun, TodoistTaskMap
 from todoist_sync.payloads import fingerprint
-from todoist_sync.services.persistence import PushItem
+from todoist_sync.services.coordination import fenced
+from todoist_sync.services.persistence import PushItem, forget_todoist_id
 from todoist_sync.services.planning import Decision, raw_fingerprint, with_real_ids
 from todoist_sync.services.projects import ProjectDirectory, full_reason
 from todoist_sync.task_model import LocalTask
@@ -233,7 +234,8 @@ class Settler:
 
     def recreate(self, task: LocalTask, mapping: TodoistTaskMap) -> None:
         """Todoist no longer has the task: it is created again next round, under a fresh uuid."""
-        mapping.todoist_task_id, mapping.pushed, mapping.pushed_fingerprint = None, None, ""
+        forget_todoist_id(mapping)
+        mapping.pushed, mapping.pushed_fingerprint = None, ""
         mapping.inflight, mapping.request_id = None, str(uuid.uuid4())
         mapping.sync_state, mapping.attempts = State.PENDING, 0
         mapping.last_error, mapping.error_permanent, mapping.next_retry_at = "", False, None
@@ -243,9 +245,10 @@ class Settler:
         """A task Todoist would refuse, caught before sending: permanent until it changes."""
         task, error = decision.task, decision.error
         if decision.mapping is None:
-            decision.mapping = TodoistTaskMap.objects.create(
-                user_id=user_id, local_task_id=task.id, request_id=str(uuid.uuid4())
-            )
+            with fenced():
+                decision.mapping = TodoistTaskMap.objects.create(
+                    user_id=user_id, local_task_id=task.id, request_id=str(uuid.uuid4())
+                )
         mapping = decision.mapping
         mapping.updated_at = timezone.now()
         self._fail(task, mapping, f"validation: {error}", permanent=True)

@@ -3,7 +3,6 @@ error that stops the run does. The pushers (`pushers.py`) send through one `Tran
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from datetime import datetime, timedelta
@@ -19,7 +18,12 @@ from todoist_sync.exceptions import (
     TodoistRateLimitedError,
 )
 from todoist_sync.models import SyncRun
-from todoist_sync.services.coordination import lease_renew, rate_budget_acquire, rate_budget_block
+from todoist_sync.services.coordination import (
+    current_fence,
+    lease_renew,
+    rate_budget_acquire,
+    rate_budget_block,
+)
 from todoist_sync.todoist import MAX_IDS_PER_QUERY, SyncResult, TodoistClient
 
 T = TypeVar("T")
@@ -52,7 +56,6 @@ class Transport:
         self.events = events
         self.sleep = sleep
         self.progress = progress
-        self.renewed_at = time.monotonic()
 
     def send(self, call: Callable[[], T]) -> T:
         """One request, within the rate budget; a 429 blocks the budget for everyone."""
@@ -64,8 +67,9 @@ class Transport:
             raise
 
     def acquire(self) -> None:
-        """Take one request slot from the token's budget: sleep a short wait, stop on a long
-        one."""
+        """Before every request: renew the lease, then take one slot from the token's budget
+        (and the user's share of a shared token): sleep a short wait, stop on a long one."""
+        self.renew_or_stop()
         while True:
             wait = rate_budget_acquire(key=self.budget_key)
             if wait <= 0:
@@ -82,12 +86,12 @@ class Transport:
         self.run.requests += 1
 
     def renew_or_stop(self) -> None:
-        """Renew the lease once a third of it has passed (not on every batch)."""
-        if time.monotonic() - self.renewed_at < conf.TODOIST_LEASE_SECONDS / 3:
-            return
-        if not lease_renew(user_id=self.user_id, holder=self.holder):
+        """Renew the lease (ours by holder and fence); a run that lost it stops."""
+        fence = current_fence.get()
+        if not lease_renew(
+            user_id=self.user_id, holder=self.holder, fence=fence.number if fence else None
+        ):
             raise RunStop(SyncRun.State.FAILED, "lost the sync lease (the run took too long)")
-        self.renewed_at = time.monotonic()
 
     def stop_on(self, exc: TodoistError | None) -> None:
         """End the whole run for an error that is not one task's fault."""
