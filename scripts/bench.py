@@ -46,6 +46,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from scripts.harness import Stack
+
 LATENCY_MS = 20.0
 RATE_LIMIT = 50
 RATE_WINDOW = 10.0
@@ -120,50 +122,6 @@ class HttpTimer:
         self.seconds += response.elapsed.total_seconds()
         self.count += 1
         return response
-
-
-class SimulatorProcess:
-    """`python -m todoist_sim` in its own process, as Todoist is a remote server: its request
-    handling does not compete with the engine for this process's GIL. The same calls the
-    bench makes of an in-process `Simulator`, through its control endpoints."""
-
-    def __init__(self, tokens: dict[str, str], *, latency_ms: float) -> None:
-        from scripts.processes import SIM_BANNER, Stack
-
-        self._names = {token: name for name, token in tokens.items()}
-        self._stack = Stack(env=dict(os.environ), log_dir=Path(tempfile.mkdtemp("-bench-sim")))
-        args = ["-m", "todoist_sim", "--host", "127.0.0.1", "--port", "0", "--seed", "5"]
-        args += ["--latency-ms", str(latency_ms)]
-        for name, token in tokens.items():
-            args += ["--account", f"{name}={token}"]  # bench-only tokens, never real ones
-        self._proc = self._stack.spawn("simulator", args)
-
-        def ready() -> bool:
-            match = SIM_BANNER.search(self._proc.log_text())
-            if match:
-                self.url = match.group(1)
-            return bool(match)
-
-        self._proc.ready = ready
-        self._stack.wait_ready([self._proc], timeout=30)
-        self._control = self.url.removesuffix("/api/v1") + "/__sim__"
-        self._http = __import__("requests").Session()
-
-    def __enter__(self) -> SimulatorProcess:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stack.stop_all()
-
-    def stats(self) -> dict[str, Any]:
-        return self._http.get(f"{self._control}/stats", timeout=30).json()
-
-    def configure(self, **changes: Any) -> None:
-        self._http.post(f"{self._control}/config", json=changes, timeout=30).raise_for_status()
-
-    def tasks(self, account_or_token: str) -> list[dict[str, Any]]:
-        name = self._names.get(account_or_token, account_or_token)
-        return self._http.get(f"{self._control}/state", timeout=60).json()["tasks"][name]
 
 
 @dataclass
@@ -819,7 +777,13 @@ def _run(args: argparse.Namespace, argv: list[str], started: float, created_db: 
         if args.in_process_sim:
             sim = cleanup.enter_context(Simulator(SimConfig(latency_ms=LATENCY_MS, seed=5), tokens))
         else:
-            sim = cleanup.enter_context(SimulatorProcess(tokens, latency_ms=LATENCY_MS))
+            # In its own process, as Todoist is a remote server: its request handling does not
+            # compete with the engine for this process's GIL. It answers the same calls.
+            log_dir = Path(tempfile.mkdtemp("-bench-sim"))
+            stack = cleanup.enter_context(Stack(env=dict(os.environ), log_dir=log_dir))
+            sim = stack.start_simulator(
+                tokens=tokens.values(), latency_ms=LATENCY_MS, seed=5, verbose=False
+            )
         bench = Bench(args, sim, tokens)
         for size in args.sizes:
             bench.size_series(size, "batched")

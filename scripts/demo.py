@@ -42,15 +42,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from scripts.processes import (
+from scripts.harness import (
     REPO_ROOT,
     Api,
-    Proc,
+    SimProc,
     Stack,
     StackError,
     api_token_from_seed,
-    sim_account_tasks,
-    sim_get,
     stack_env,
 )
 
@@ -76,7 +74,7 @@ class Demo:
             os.environ["TODOIST_API_TOKEN"] if self.real else "demo-todoist-" + secrets.token_hex(8)
         )
         self.db_path = WORK_DIR / "demo.sqlite3"
-        self.sim: Proc | None = None
+        self.sim: SimProc | None = None
         self.api: Api | None = None
         self.stack: Stack | None = None
 
@@ -120,8 +118,6 @@ class Demo:
                 "Starting the Todoist simulator (NOT Todoist), a qcluster worker and the web server"
             )
             self.sim = stack.start_simulator(tokens=[self.todoist_token], latency_ms=SIM_LATENCY_MS)
-            stack.wait_ready([self.sim], timeout=20)
-            stack.env["TODOIST_API_URL"] = self.sim.url
             say(f"    simulator  {self.sim.url}  (pid {self.sim.popen.pid})")
         worker = stack.start_qcluster()
         web = stack.start_web()
@@ -175,7 +171,7 @@ class Demo:
     def remote_tasks(self) -> dict[str, dict[str, Any]]:
         if self.sim is None:
             return {}
-        return {t["id"]: t for t in sim_account_tasks(self.sim.url, self.todoist_token)}
+        return {t["id"]: t for t in self.sim.tasks(self.todoist_token)}
 
     def print_table(self) -> None:
         from planner.models import Task
@@ -244,7 +240,7 @@ class Demo:
         effect on its tasks (from which each command's type follows)."""
         if self.sim is None:
             return
-        after = sim_get(self.sim.url, "stats")
+        after = self.sim.stats()
         log = self.sim.log_text()[log_offset:]
         lines = [line for line in log.splitlines() if " /api/v1/" in line]
         say(f"    the simulator's request log for this run ({len(lines)} line(s)):")
@@ -303,7 +299,7 @@ class Demo:
                 self.print_status()
 
                 edits = self.edit_three()
-                before = sim_get(self.sim.url, "stats") if self.sim else {}
+                before = self.sim.stats() if self.sim else {}
                 remote_before = self.remote_tasks()
                 offset = len(self.sim.log_text()) if self.sim else 0
                 run, sent = self.sync("Sync 2: the three changes, and nothing else")
@@ -320,7 +316,7 @@ class Demo:
                     f"completed {edits['finished']!r}, reopened {edits['reopened']!r}"
                 )
 
-                before = sim_get(self.sim.url, "stats") if self.sim else {}
+                before = self.sim.stats() if self.sim else {}
                 offset = len(self.sim.log_text()) if self.sim else 0
                 run, sent = self.sync("Sync 3: nothing changed")
                 self.show_received(before, offset, self.remote_tasks())

@@ -1,8 +1,8 @@
-"""Helpers of the end-to-end tests (and the fault soaks): a whole stack in real processes.
+"""Helpers of the end-to-end tests (and the reliability suite): a whole stack in real processes.
 
-The process plumbing (free port, simulator / qcluster / web subprocesses, readiness, stopping,
-log tails, the planner API client) lives in `scripts/processes.py`, shared with `make demo`; it
-is re-exported here. What is test-only is here:
+Starting, watching and stopping the processes, the simulator's controls and the planner API
+client are the process harness's (`scripts/harness`), shared with `make demo` and `make bench`.
+What is test-only is here:
 
 - `temp_database(tmp_path)`: a throwaway database the subprocesses can see. A SQLite file, or a
   temporary database on the PostgreSQL server of DATABASE_URL when that is PostgreSQL (CI runs
@@ -11,58 +11,39 @@ is re-exported here. What is test-only is here:
 - `orm_alias(database_url)`: a Django connection alias to that database in the test process, so
   assertions can use the ORM (`Task.objects.using(alias)`); wrap its use in
   `django_db_blocker.unblock()`.
-- `e2e_stack(tmp_path)`: migrate, seed a demo user, start the simulator, a qcluster worker and
-  runserver, wait until all are ready; yields an `E2EStack`; stops everything on exit.
+- `migrated_stack(tmp_path, ...)`: that database migrated, and a `Stack` on it with the simulator
+  and the web process ready, as a `LocalStack`; `reliability_stack` builds on it too.
+- `e2e_stack(tmp_path)`: that, plus a seeded demo user, a qcluster worker and runserver, all
+  ready; yields an `E2EStack`; stops everything on exit.
 
     def test_x(tmp_path, django_db_blocker):
         with e2e_stack(tmp_path, tasks=30) as s:
             run = s.api.wait_for_run(s.api.trigger_sync(), stack=s.stack)
-            sim_configure(s.sim_url, error_rate=0.2)   # a fault soak would switch faults on
+            s.sim.configure(error_rate=0.2)   # a fault soak would switch faults on
 """
 
 from __future__ import annotations
 
 import contextlib
 import copy
+import dataclasses
 import os
 import secrets
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from scripts.processes import (
+from scripts.harness import (
     Api,
     Proc,
+    SimProc,
     Stack,
-    StackError,
     api_token_from_seed,
-    free_port,
     run_manage,
-    sim_account_tasks,
-    sim_configure,
-    sim_get,
     stack_env,
 )
-
-__all__ = [
-    "Api",
-    "E2EStack",
-    "Proc",
-    "Stack",
-    "StackError",
-    "api_token_from_seed",
-    "e2e_stack",
-    "free_port",
-    "orm_alias",
-    "run_manage",
-    "sim_account_tasks",
-    "sim_configure",
-    "sim_get",
-    "stack_env",
-    "temp_database",
-]
 
 
 def _is_postgres(url: str) -> bool:
@@ -117,25 +98,47 @@ def orm_alias(database_url: str, alias: str = "e2e") -> Iterator[str]:
 
 
 @dataclass
-class E2EStack:
+class LocalStack:
+    """A stack on a migrated temporary database: the simulator and the web process, ready."""
+
     stack: Stack
-    api: Api
-    sim: Proc
-    worker: Proc
+    sim: SimProc
     web: Proc
     database_url: str
+
+    def parts(self) -> dict[str, Any]:
+        """Its fields, to build a subclass with more (`E2EStack(**local.parts(), ...)`)."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(LocalStack)}
+
+
+@contextlib.contextmanager
+def migrated_stack(
+    tmp_path: Path,
+    *,
+    todoist_token: str,
+    sim_tokens: Iterable[str] = (),
+    latency_ms: float = 0,
+    extra_env: dict[str, str] | None = None,
+) -> Iterator[LocalStack]:
+    """A migrated temporary database, and a `Stack` on it (logs in `tmp_path/logs`) with the web
+    process and a simulator that accepts `todoist_token` (the global TODOIST_API_TOKEN) and
+    `sim_tokens`."""
+    with temp_database(tmp_path) as database_url:
+        env = stack_env(database_url=database_url, todoist_token=todoist_token, extra=extra_env)
+        run_manage(["migrate", "--noinput", "--verbosity", "0"], env=env, timeout=300)
+        with Stack(env=env, log_dir=tmp_path / "logs") as stack:
+            sim = stack.start_simulator(tokens=[todoist_token, *sim_tokens], latency_ms=latency_ms)
+            web = stack.start_web()
+            stack.wait_ready([web], timeout=60)
+            yield LocalStack(stack=stack, sim=sim, web=web, database_url=database_url)
+
+
+@dataclass
+class E2EStack(LocalStack):
+    api: Api
+    worker: Proc
     todoist_token: str  # the simulator account's token (what the sync sends as Bearer)
     api_token: str  # the demo user's planner API token
-
-    @property
-    def sim_url(self) -> str:
-        return self.sim.url
-
-    def sim_stats(self) -> dict[str, Any]:
-        return sim_get(self.sim_url, "stats")
-
-    def sim_tasks(self) -> list[dict[str, Any]]:
-        return sim_account_tasks(self.sim_url, self.todoist_token)
 
 
 @contextlib.contextmanager
@@ -149,25 +152,17 @@ def e2e_stack(
 ) -> Iterator[E2EStack]:
     """A migrated temporary database with a seeded demo user, and the three processes."""
     todoist_token = "e2e-todoist-" + secrets.token_hex(8)
-    with temp_database(tmp_path) as database_url:
-        env = stack_env(database_url=database_url, todoist_token=todoist_token, extra=extra_env)
-        run_manage(["migrate", "--noinput", "--verbosity", "0"], env=env)
-        seeded = run_manage(["seed_demo", "--tasks", str(tasks)], env=env)
+    with migrated_stack(
+        tmp_path, todoist_token=todoist_token, latency_ms=latency_ms, extra_env=extra_env
+    ) as local:
+        seeded = run_manage(["seed_demo", "--tasks", str(tasks)], env=local.stack.env)
         api_token = api_token_from_seed(seeded.stdout)
-        with Stack(env=env, log_dir=tmp_path / "logs") as stack:
-            sim = stack.start_simulator(tokens=[todoist_token], latency_ms=latency_ms)
-            stack.wait_ready([sim], timeout=20)
-            stack.env["TODOIST_API_URL"] = sim.url
-            worker = stack.start_qcluster()
-            web = stack.start_web()
-            stack.wait_ready(timeout=ready_timeout)
-            yield E2EStack(
-                stack=stack,
-                api=Api(web.url, api_token),
-                sim=sim,
-                worker=worker,
-                web=web,
-                database_url=database_url,
-                todoist_token=todoist_token,
-                api_token=api_token,
-            )
+        worker = local.stack.start_qcluster()
+        local.stack.wait_ready([worker], timeout=ready_timeout)
+        yield E2EStack(
+            **local.parts(),
+            api=Api(local.web.url, api_token),
+            worker=worker,
+            todoist_token=todoist_token,
+            api_token=api_token,
+        )

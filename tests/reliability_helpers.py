@@ -1,20 +1,22 @@
 """Helpers of the reliability suite (issue #6): a stack with several users and workers, the
 end-to-end invariant, and the secret scan.
 
-Built on `tests/e2e_helpers.py` and `scripts/processes.py` (read-only here). What this adds:
+Built on `tests/e2e_helpers.py` and the process harness `scripts/harness` (which starts, kills
+and stops the processes and controls the simulator). What this adds:
 
 - `reliability_stack(...)`: like `e2e_stack`, but with several users (each on the global
   Todoist token or on a token of their own, connected through `PUT /v1/sync/todoist/token`), any
   number of qcluster workers with their own log files (a restarted worker never overwrites the
-  log of the one it replaces), SIGKILL of a worker's whole process group, and an API client that
-  records every answer it got, for the secret scan.
+  log of the one it replaces), and per user an API client that records every answer it got
+  (`RecordingApi`), for the secret scan.
 - `check_invariant(...)`: the promise of the issue, checked precisely for one user against the
   simulator's state (see its docstring); `Verdict.assert_ok()` fails with every problem listed.
 - `failures_without_event(...)`: runs whose failures are not all in the `EventLog`.
 - `secret_leaks(...)`: where a token appears in log files, database rows, API answers or pages.
 
 The simulator's tokens go to it through the environment only (never argv), and its accounts are
-named `user-<last 4 characters>`: the tokens here keep their last four characters distinct.
+named `user-<last 4 characters>`: the tokens here keep their last four characters distinct, so
+each user's account name says whose it is.
 """
 
 from __future__ import annotations
@@ -26,7 +28,6 @@ import json
 import os
 import re
 import secrets
-import signal
 import time
 from collections import Counter
 from collections.abc import Iterable, Iterator
@@ -35,19 +36,9 @@ from pathlib import Path
 from typing import Any
 
 import requests
-from e2e_helpers import (
-    Api,
-    Proc,
-    Stack,
-    StackError,
-    orm_alias,
-    run_manage,
-    sim_get,
-    stack_env,
-    temp_database,
-)
+from e2e_helpers import LocalStack, migrated_stack, orm_alias
 
-from scripts.processes import QCLUSTER_READY
+from scripts.harness import Proc, RecordingApi
 
 # `make soak` sets SOAK_SIZE=large; CI runs the same tests at their CI size.
 LARGE = os.environ.get("SOAK_SIZE", "").strip().lower() == "large"
@@ -72,41 +63,6 @@ def new_token(prefix: str, used: Iterable[str] = ()) -> str:
 
 
 # --------------------------------------------------------------------------------------------
-# The API client that keeps every answer
-
-
-class RecordingApi(Api):
-    """`Api` that appends the text of every answer to `answers` (scanned for secrets later)."""
-
-    def __init__(self, base_url: str, token: str, answers: list[str], **kw: Any) -> None:
-        super().__init__(base_url, token, **kw)
-        self.answers = answers
-
-    def raw(self, method: str, path: str, **kw: Any) -> requests.Response:
-        """Any request; answers the response whatever its status (recorded too)."""
-        response = self.session.request(
-            method, self.base_url + path, timeout=self.timeout, allow_redirects=False, **kw
-        )
-        self.answers.append(f"{method} {path} -> {response.status_code}\n{response.text}")
-        return response
-
-    def request(self, method: str, path: str, expect: Iterable[int] = (200,), **kw: Any) -> Any:
-        response = self.raw(method, path, **kw)
-        if response.status_code not in tuple(expect):
-            raise StackError(
-                f"{method} {path} answered {response.status_code}: {response.text[:500]}"
-            )
-        return response.json() if response.content else None
-
-    def trigger_sync(self, chat_id: int | None = None) -> str:
-        body = {} if chat_id is None else {"chat_id": chat_id}
-        return self.request("POST", "/v1/sync/todoist", expect=(202,), json=body)["job_id"]
-
-    def connect_token(self, token: str) -> dict[str, Any]:
-        return self.request("PUT", "/v1/sync/todoist/token", json={"token": token})
-
-
-# --------------------------------------------------------------------------------------------
 # The stack
 
 
@@ -119,34 +75,18 @@ class Account:
     api_token: str
     todoist_token: str
     own_token: bool  # connected through the API (else: the global TODOIST_API_TOKEN)
+    sim_account: str  # the simulator's name of the account of `todoist_token`
     api: RecordingApi | None = None
-
-    @property
-    def sim_account(self) -> str:
-        return f"user-{self.todoist_token[-4:]}"
 
 
 @dataclass
-class RStack:
-    stack: Stack
-    sim: Proc
-    web: Proc
+class RStack(LocalStack):
     workers: list[Proc]
-    database_url: str
     alias: str
     global_token: str
     accounts: dict[str, Account]
     answers: list[str]
     superuser: tuple[str, str]
-    _worker_no: int = 0
-
-    @property
-    def sim_url(self) -> str:
-        return self.sim.url
-
-    @property
-    def log_dir(self) -> Path:
-        return self.stack.log_dir
 
     def api(self, username: str) -> RecordingApi:
         api = self.accounts[username].api
@@ -161,63 +101,19 @@ class RStack:
                 found[f"own token of {account.username}"] = account.todoist_token
         return found
 
-    # -- workers --------------------------------------------------------------------------------
-
     def start_worker(self, *, env: dict[str, str] | None = None, wait: bool = True) -> Proc:
-        """A `manage.py qcluster` with its own log file `qcluster-<n>.log`."""
-        self._worker_no += 1
-        proc = self.stack.spawn(
-            f"qcluster-{self._worker_no}",
-            ["manage.py", "qcluster"],
-            env={**self.stack.env, **(env or {})},
-        )
-        proc.ready = lambda: bool(QCLUSTER_READY.search(proc.log_text()))
+        """A `manage.py qcluster` with a log file of its own, `qcluster-<n>.log`."""
+        proc = self.stack.start_qcluster(name=f"qcluster-{len(self.workers) + 1}", env=env)
         self.workers.append(proc)
         if wait:
             self.stack.wait_ready([proc], timeout=60)
         return proc
 
-    @staticmethod
-    def kill_worker(proc: Proc) -> None:
-        """SIGKILL the worker's whole process group (the qcluster and its worker processes)."""
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.popen.pid, signal.SIGKILL)
-        proc.popen.wait(10)
-
-    def live_workers(self) -> list[Proc]:
-        return [w for w in self.workers if w.alive]
-
-    def check_alive(self) -> None:
-        for proc in [self.sim, self.web, *self.live_workers()]:
-            if not proc.alive:
-                raise StackError(f"{proc.name} died\n{self.stack.tails([proc])}")
-        if self.workers and not self.live_workers():
-            raise StackError("no worker is running")
-
-    # -- runs -----------------------------------------------------------------------------------
-
     def wait_for_run(self, username: str, job_id: str, *, timeout: float = 120.0) -> dict:
-        """Poll the run until it finished (succeeded, failed or deferred)."""
-        api = self.api(username)
-        deadline = time.monotonic() + timeout
-        while True:
-            run = api.sync_status(job_id)
-            if run["state"] in ("succeeded", "failed", "deferred"):
-                return run
-            self.check_alive()
-            if time.monotonic() > deadline:
-                raise StackError(
-                    f"sync {job_id} of {username} still {run['state']} after {timeout:.0f} s\n"
-                    + self.stack.tails()
-                )
-            time.sleep(0.1)
-
-    def log_texts(self) -> dict[str, str]:
-        """Every log file of the stack, those of killed and restarted workers included."""
-        return {
-            path.name: path.read_text(errors="replace")
-            for path in sorted(self.log_dir.glob("*.log"))
-        }
+        """Poll the run of `username` until it finished (succeeded, failed or deferred)."""
+        return self.api(username).wait_for_run(
+            job_id, timeout=timeout, interval=0.1, stack=self.stack
+        )
 
 
 @contextlib.contextmanager
@@ -254,22 +150,30 @@ def reliability_stack(
     }
     answers: list[str] = []
     with contextlib.ExitStack() as exits:
-        database_url = exits.enter_context(temp_database(tmp_path))
-        env = stack_env(database_url=database_url, todoist_token=global_token, extra=env_extra)
-        run_manage(["migrate", "--noinput", "--verbosity", "0"], env=env, timeout=300)
+        local = exits.enter_context(
+            migrated_stack(
+                tmp_path,
+                todoist_token=global_token,
+                sim_tokens=own_tokens.values(),
+                latency_ms=latency_ms,
+                extra_env=env_extra,
+            )
+        )
         exits.enter_context(django_db_blocker.unblock())
-        alias = exits.enter_context(orm_alias(database_url, alias="reliability"))
+        alias = exits.enter_context(orm_alias(local.database_url, alias="reliability"))
         user_model = get_user_model()
         accounts: dict[str, Account] = {}
         for username in users:
             user = user_model.objects.db_manager(alias).create_user(username=username)
             key = Token.objects.using(alias).create(user=user).key
+            todoist_token = own_tokens.get(username, global_token)
             accounts[username] = Account(
                 username=username,
                 user_id=user.pk,
                 api_token=key,
-                todoist_token=own_tokens.get(username, global_token),
+                todoist_token=todoist_token,
                 own_token=username in own_tokens,
+                sim_account=local.sim.account(todoist_token),
             )
         superuser = ("reliability-admin", "admin-" + secrets.token_hex(12))
         admin_user = user_model.objects.db_manager(alias).create_superuser(
@@ -280,20 +184,9 @@ def reliability_stack(
         admin_user.password = hasher.encode(superuser[1], hasher.salt(), iterations=1000)
         admin_user.save(using=alias, update_fields=["password"])
 
-        stack = exits.enter_context(Stack(env=env, log_dir=tmp_path / "logs"))
-        sim = stack.start_simulator(
-            tokens=[global_token, *own_tokens.values()], latency_ms=latency_ms
-        )
-        stack.wait_ready([sim], timeout=30)
-        stack.env["TODOIST_API_URL"] = sim.url
-        web = stack.start_web()
-        stack.wait_ready([web], timeout=60)
         rstack = RStack(
-            stack=stack,
-            sim=sim,
-            web=web,
+            **local.parts(),
             workers=[],
-            database_url=database_url,
             alias=alias,
             global_token=global_token,
             accounts=accounts,
@@ -301,32 +194,15 @@ def reliability_stack(
             superuser=superuser,
         )
         for account in accounts.values():
-            account.api = RecordingApi(web.url, account.api_token, answers)
+            account.api = RecordingApi(local.web.url, account.api_token, answers)
             if account.own_token:
                 connected = account.api.connect_token(account.todoist_token)
                 assert connected["connected"] and connected["last4"] == account.todoist_token[-4:]
         for _ in range(workers):
             rstack.start_worker(env=worker_env, wait=False)
-        stack.wait_ready(rstack.workers, timeout=90)
-        try:
-            yield rstack
-        finally:
-            # Workers first (no job half-way when the simulator goes), then the rest.
-            for worker in rstack.workers:
-                worker.stop()
-
-
-# --------------------------------------------------------------------------------------------
-# Simulator state
-
-
-def sim_tasks(sim_url: str, account: str) -> list[dict[str, Any]]:
-    """Every task of a simulator account, deleted ones included."""
-    return sim_get(sim_url, "state")["tasks"][account]
-
-
-def sim_stats(sim_url: str) -> dict[str, Any]:
-    return sim_get(sim_url, "stats")
+        local.stack.wait_ready(rstack.workers, timeout=90)
+        # The stack stops the workers first on exit: no job is half-way when the simulator goes.
+        yield rstack
 
 
 # --------------------------------------------------------------------------------------------
@@ -664,7 +540,7 @@ def assert_no_secret_anywhere(rstack: RStack, *, admin: bool = True) -> dict[str
     """The stack's Todoist tokens are in no log file, database row, API answer or admin page.
     Answers how much was scanned."""
     texts: dict[str, str] = {}
-    texts.update({f"log {name}": text for name, text in rstack.log_texts().items()})
+    texts.update({f"log {name}": text for name, text in rstack.stack.log_texts().items()})
     texts.update(database_texts(rstack.alias))
     texts.update({f"API answer #{i}": text for i, text in enumerate(rstack.answers)})
     if admin:
@@ -684,7 +560,7 @@ def assert_no_secret_anywhere(rstack: RStack, *, admin: bool = True) -> dict[str
 def tracebacks(rstack: RStack) -> list[str]:
     """Log files of the stack that show a Python traceback or a 500 answer."""
     found = []
-    for name, text in rstack.log_texts().items():
+    for name, text in rstack.stack.log_texts().items():
         if "Traceback (most recent call last)" in text or '" 500 ' in text:
             found.append(name)
     return found

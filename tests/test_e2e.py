@@ -8,11 +8,12 @@ DATABASE_URL points to PostgreSQL. Nothing talks to Todoist.
 from __future__ import annotations
 
 import os
-import signal
 
 import pytest
 import requests
-from e2e_helpers import E2EStack, Stack, e2e_stack, orm_alias
+from e2e_helpers import E2EStack, e2e_stack, orm_alias
+
+from scripts.harness import Stack
 
 pytestmark = pytest.mark.e2e
 
@@ -29,10 +30,10 @@ def _run_row(stack: E2EStack, django_db_blocker, job_id: str):
 def _sync(stack: E2EStack, django_db_blocker) -> tuple[dict, int, dict]:
     """Trigger through the API, wait for the worker; answers the run (API), its
     SyncRun.requests and the simulator's stats delta."""
-    before = stack.sim_stats()
+    before = stack.sim.stats()
     job_id = stack.api.trigger_sync()
     run = stack.api.wait_for_run(job_id, timeout=60, stack=stack.stack)
-    after = stack.sim_stats()
+    after = stack.sim.stats()
     assert run["state"] == "succeeded", run
     delta = {
         "requests": after["requests_total"] - before["requests_total"],
@@ -58,7 +59,7 @@ def test_sync_through_the_worker_to_the_simulator(tmp_path, django_db_blocker) -
             tasks = list(Task.objects.using(alias).order_by("id"))
             maps = {m.local_task_id: m for m in TodoistTaskMap.objects.using(alias)}
         assert len(tasks) == SEEDED and {t.status for t in tasks} == {"open", "blocked", "done"}
-        sim_tasks = [t for t in stack.sim_tasks() if not t["is_deleted"]]
+        sim_tasks = [t for t in stack.sim.tasks(stack.todoist_token) if not t["is_deleted"]]
         by_id = {t["id"]: t for t in sim_tasks}
         # Exactly one Todoist task per eligible local task, and nothing else.
         assert len(sim_tasks) == len(by_id) == len(tasks)
@@ -83,7 +84,11 @@ def test_sync_through_the_worker_to_the_simulator(tmp_path, django_db_blocker) -
         run, requests_run, delta = _sync(stack, django_db_blocker)
         assert run["updated"] == 1 and run["unchanged"] == SEEDED - 1
         assert requests_run == delta["requests"] == 1 and delta["commands"] == 1
-        remote = next(t for t in stack.sim_tasks() if t["id"] == maps[changed.id].todoist_task_id)
+        remote = next(
+            t
+            for t in stack.sim.tasks(stack.todoist_token)
+            if t["id"] == maps[changed.id].todoist_task_id
+        )
         assert remote["content"] == changed.title + " (changed)"
 
         # 3. Nothing changed: nothing sent.
@@ -98,20 +103,14 @@ def test_sync_through_the_worker_to_the_simulator(tmp_path, django_db_blocker) -
 
 def test_simulator_management_command_runs_and_stops(tmp_path) -> None:
     token = "e2e-command-token-7777"
-    env = {**os.environ, "TODOIST_SIM_TOKENS": token}
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings_test"}
     with Stack(env=env, log_dir=tmp_path) as s:
-        proc = s.spawn(
-            "command",
-            ["manage.py", "todoist_simulator", "--port", "0", "--settings", "config.settings_test"],
-        )
-        proc.ready = lambda: "serving http://" in proc.log_text()
-        s.wait_ready([proc], timeout=30)
-        url = proc.log_text().split("serving ", 1)[1].split()[0]
+        proc = s.start_simulator(tokens=[token], verbose=False, via_manage=True)
         answer = requests.get(
-            url + "/tasks", headers={"Authorization": f"Bearer {token}"}, timeout=5
+            proc.url + "/tasks", headers={"Authorization": f"Bearer {token}"}, timeout=5
         )
         assert answer.status_code == 200 and answer.json()["results"] == []
-        proc.popen.send_signal(signal.SIGTERM)
-        assert proc.popen.wait(10) == 0, proc.tail()
+        # SIGTERM first: the command stops cleanly on it.
+        assert proc.stop() == 0, proc.tail()
     assert "NOT Todoist" in proc.log_text()
     assert token not in proc.log_text()

@@ -24,13 +24,9 @@ from reliability_helpers import (
     print_figures,
     reliability_stack,
     seed_tasks,
-    sim_stats,
-    sim_tasks,
     sized,
     tracebacks,
 )
-
-from scripts.processes import sim_configure
 
 pytestmark = pytest.mark.e2e
 
@@ -71,9 +67,9 @@ def test_four_sync_processes_of_one_user_at_once(tmp_path, django_db_blocker):
         seconds = time.monotonic() - started
 
         runs = list(SyncRun.objects.using(stack.alias).filter(user_id=account.user_id))
-        remote = sim_tasks(stack.sim_url, account.sim_account)
+        remote = stack.sim.tasks(account.sim_account)
         verdict = check_invariant(stack.alias, account, remote)
-        stats = sim_stats(stack.sim_url)
+        stats = stack.sim.stats()
         holders = [r for r in runs if r.lease_holder]
         deferred = [r for r in runs if r.state == "deferred"]
         figures = {
@@ -176,7 +172,7 @@ def test_two_workers_on_redis_and_postgres_over_ten_users(tmp_path, django_db_bl
         for i, account in enumerate(stack.accounts.values()):
             specs = mixed_tasks(MACHINE_TASKS, prefix=f"{account.username} task", chat_id=i)
             seed_tasks(stack.alias, account.user_id, specs)
-        sim_configure(stack.sim_url, error_rate=0.2, lost_answer_rate=0.05)
+        stack.sim.configure(error_rate=0.2, lost_answer_rate=0.05)
         started = time.monotonic()
         # Two jobs per user at once: all chats, and the user's one chat (another scope, so it
         # does not join the first): two runs of the same tasks, taken by different workers.
@@ -189,9 +185,7 @@ def test_two_workers_on_redis_and_postgres_over_ten_users(tmp_path, django_db_bl
         converge = [drive_until_quiet(stack, username, timeout=180)["runs"] for username in users]
         seconds = time.monotonic() - started
 
-        state = {
-            a.sim_account: sim_tasks(stack.sim_url, a.sim_account) for a in stack.accounts.values()
-        }
+        state = {a.sim_account: stack.sim.tasks(a.sim_account) for a in stack.accounts.values()}
         verdicts, leases, unlogged = [], [], []
         for account in stack.accounts.values():
             foreign = [
@@ -204,7 +198,7 @@ def test_two_workers_on_redis_and_postgres_over_ten_users(tmp_path, django_db_bl
             )
             leases += lease_problems(stack.alias, account.user_id)
             unlogged += failures_without_event(stack.alias, account.user_id)
-        stats = sim_stats(stack.sim_url)
+        stats = stack.sim.stats()
         runs = SyncRun.objects.using(stack.alias)
         per_worker = _jobs_per_worker(stack)
         figures = {
@@ -272,7 +266,7 @@ def test_a_killed_redis_worker_loses_only_its_prefetch_and_blocks_no_one(
         for username in users:
             stack.api(username).trigger_sync()
         _running_job(stack)
-        stack.kill_worker(stack.workers[0])
+        stack.workers[0].kill()
         stack.start_worker()
         # Until then a trigger joins the queued run (a slow queue is not a lost one).
         time.sleep(max(0.0, STALE_SECONDS + 1 - (time.monotonic() - started)))
@@ -282,9 +276,7 @@ def test_a_killed_redis_worker_loses_only_its_prefetch_and_blocks_no_one(
         runs = SyncRun.objects.using(stack.alias)
         lost_queued = runs.filter(error_summary__startswith="its job never reached").count()
         lost_running = runs.filter(error_summary__startswith="the worker stopped").count()
-        state = {
-            a.sim_account: sim_tasks(stack.sim_url, a.sim_account) for a in stack.accounts.values()
-        }
+        state = {a.sim_account: stack.sim.tasks(a.sim_account) for a in stack.accounts.values()}
         verdicts = [
             check_invariant(stack.alias, a, state[a.sim_account]) for a in stack.accounts.values()
         ]
@@ -312,7 +304,7 @@ def _jobs_per_worker(stack) -> dict[str, int]:
     """Jobs each qcluster log shows it processing."""
     return {
         name: len(set(re.findall(r"processing (\w+) 'todoist_sync", text)))
-        for name, text in stack.log_texts().items()
+        for name, text in stack.stack.log_texts().items()
         if name.startswith("qcluster")
     }
 

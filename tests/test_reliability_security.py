@@ -18,7 +18,6 @@ from reliability_helpers import (
     isolate_test_process,
     print_figures,
     reliability_stack,
-    sim_tasks,
     tracebacks,
 )
 
@@ -207,7 +206,7 @@ def test_hostile_input_is_refused_or_lands_in_todoist_unchanged(tmp_path, django
         run = stack.wait_for_run("hostile", api.trigger_sync(), timeout=120)
         assert run["state"] == "succeeded" and run["failed"] == 0, run
         assert run["created"] == len(accepted)
-        remote = sim_tasks(stack.sim_url, account.sim_account)
+        remote = stack.sim.tasks(account.sim_account)
         with django_db_blocker.unblock():
             verdict = check_invariant(stack.alias, account, remote)
             unlogged = failures_without_event(stack.alias, account.user_id)
@@ -280,15 +279,15 @@ def test_a_user_can_neither_read_trigger_nor_resync_another_users_tasks(
         # A trigger scoped to Bob's chat syncs nothing of Bob's, anywhere.
         run = stack.wait_for_run("alice", alice.trigger_sync(chat_id=222))
         assert run["state"] == "succeeded" and run["created"] == 0, run
-        assert sim_tasks(stack.sim_url, b.sim_account) == []
-        assert sim_tasks(stack.sim_url, a.sim_account) == []
+        assert stack.sim.tasks(b.sim_account) == []
+        assert stack.sim.tasks(a.sim_account) == []
         denied += 1
 
         # Alice's sync: her tasks, to her account only.
         alice_job = alice.trigger_sync()
         run = stack.wait_for_run("alice", alice_job)
         assert run["state"] == "succeeded" and run["created"] == 5, run
-        assert sim_tasks(stack.sim_url, b.sim_account) == []
+        assert stack.sim.tasks(b.sim_account) == []
         # Bob cannot read Alice's run, nor Alice Bob's.
         assert bob.raw("GET", f"/v1/sync/todoist/status?job_id={alice_job}").status_code == 404
         bob_job = bob.trigger_sync()
@@ -300,8 +299,8 @@ def test_a_user_can_neither_read_trigger_nor_resync_another_users_tasks(
         assert alice.sync_status()["counts"] == {"pending": 0, "synced": 5, "error": 0}
         assert bob.sync_status()["counts"] == {"pending": 0, "synced": 5, "error": 0}
 
-        remote_a = sim_tasks(stack.sim_url, a.sim_account)
-        remote_b = sim_tasks(stack.sim_url, b.sim_account)
+        remote_a = stack.sim.tasks(a.sim_account)
+        remote_b = stack.sim.tasks(b.sim_account)
         with django_db_blocker.unblock():
             verdicts = [
                 check_invariant(stack.alias, a, remote_a, foreign_remote=remote_b),

@@ -28,13 +28,9 @@ from reliability_helpers import (
     rate_limit_events,
     reliability_stack,
     seed_tasks,
-    sim_stats,
-    sim_tasks,
     sized,
     tracebacks,
 )
-
-from scripts.processes import sim_configure
 
 pytestmark = [pytest.mark.e2e, pytest.mark.soak]
 
@@ -99,7 +95,7 @@ def test_fault_soak_converges_to_exactly_one_correct_todoist_task_each(
             if not spec["archived"] and spec["status"] != "someday"
         }
         editor = Editor(api, live, rng)
-        sim_configure(stack.sim_url, error_rate=0.2, lost_answer_rate=0.05, seed=SEED)
+        stack.sim.configure(error_rate=0.2, lost_answer_rate=0.05, seed=SEED)
 
         started = time.monotonic()
         cycles = bursts = 0
@@ -109,7 +105,7 @@ def test_fault_soak_converges_to_exactly_one_correct_todoist_task_each(
             burst = cycles % 3 == 2
             if burst:
                 bursts += 1
-                sim_configure(stack.sim_url, rate_limit_429_rate=0.5, retry_after_seconds=1)
+                stack.sim.configure(rate_limit_429_rate=0.5, retry_after_seconds=1)
             job_id = api.trigger_sync()
             # Edits while the run goes (and between runs): the bot does not wait for the sync.
             for _ in range(rng.randint(5, 25)):
@@ -117,13 +113,13 @@ def test_fault_soak_converges_to_exactly_one_correct_todoist_task_each(
             run = stack.wait_for_run("demo", job_id, timeout=120)
             states[run["state"]] = states.get(run["state"], 0) + 1
             if burst:
-                sim_configure(stack.sim_url, rate_limit_429_rate=0.0)
+                stack.sim.configure(rate_limit_429_rate=0.0)
         soak_seconds = time.monotonic() - started
 
         converge = drive_until_quiet(stack, "demo", timeout=SOAK_CONVERGE)
         total_seconds = time.monotonic() - started
-        stats = sim_stats(stack.sim_url)
-        remote = sim_tasks(stack.sim_url, account.sim_account)
+        stats = stack.sim.stats()
+        remote = stack.sim.tasks(account.sim_account)
         verdict = check_invariant(stack.alias, account, remote)
         unlogged = failures_without_event(stack.alias, account.user_id)
         limit_events = rate_limit_events(stack.alias)
@@ -226,7 +222,7 @@ def test_killed_workers_never_duplicate_nor_lose_a_task(tmp_path, django_db_bloc
             time.sleep(rng.uniform(0.2, 1.0))
             mid_run += runs.filter(state="running").exclude(lease_holder="").exists()
             synced_at_kill.append(maps.filter(sync_state="synced").count())
-            stack.kill_worker(worker)
+            worker.kill()
             kills += 1
             restarted_at = timezone.now()  # the new worker may start a run while it boots
             worker = stack.start_worker()
@@ -235,8 +231,8 @@ def test_killed_workers_never_duplicate_nor_lose_a_task(tmp_path, django_db_bloc
 
         converge = drive_until_quiet(stack, "demo", timeout=sized(300, 900))
         total_seconds = time.monotonic() - started
-        stats = sim_stats(stack.sim_url)
-        remote = sim_tasks(stack.sim_url, account.sim_account)
+        stats = stack.sim.stats()
+        remote = stack.sim.tasks(account.sim_account)
         verdict = check_invariant(stack.alias, account, remote)
         unlogged = failures_without_event(stack.alias, account.user_id)
         taken_over = runs.filter(error_summary__startswith="the worker stopped").count()
@@ -278,7 +274,7 @@ def _wait_for_pushing_run(stack, runs, *, since, timeout: float = 90.0) -> None:
     deadline = time.monotonic() + timeout
     nudge = time.monotonic() + 5
     while not runs.filter(state="running", started_at__gte=since).exclude(lease_holder="").exists():
-        stack.check_alive()
+        stack.stack.check_alive()
         assert time.monotonic() < deadline, "no run took the lease after the restart"
         if time.monotonic() > nudge:
             stack.api("demo").trigger_sync()
@@ -291,7 +287,7 @@ def _redelivered_jobs(stack) -> int:
     import re
 
     seen: dict[str, set[str]] = {}
-    for name, text in stack.log_texts().items():
+    for name, text in stack.stack.log_texts().items():
         if not name.startswith("qcluster"):
             continue
         for job in re.findall(r"processing (\w+) 'todoist_sync\.tasks\.sync_todoist'", text):
