@@ -49,10 +49,11 @@ def test_sync_through_the_worker_to_the_simulator(tmp_path, django_db_blocker) -
     from todoist_sync.models import TodoistTaskMap
 
     with e2e_stack(tmp_path, tasks=SEEDED) as stack:
-        # 1. The first sync creates every seeded task, in one /sync request.
+        # 1. The first sync reads the account once, then creates the project and every seeded
+        # task in one /sync request.
         run, requests_run, delta = _sync(stack, django_db_blocker)
         assert run["created"] == SEEDED and run["failed"] == 0
-        assert requests_run == delta["requests"] == delta["sync"] == 1
+        assert requests_run == delta["requests"] == delta["sync"] == 2
         assert delta["429"] == 0
 
         with django_db_blocker.unblock(), orm_alias(stack.database_url) as alias:
