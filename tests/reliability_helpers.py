@@ -609,12 +609,23 @@ def lease_problems(alias: str, user_id: int, job_ids: Iterable[str] | None = Non
 
 
 def seed_tasks(alias: str, user_id: int, specs: list[dict[str, Any]]) -> list[int]:
-    """bulk_create (no signals, so no sync on change) the tasks `specs`; answers their ids."""
+    """bulk_create (no signals, so no sync on change) the tasks `specs`; answers their ids.
+    When they span several chats, each chat gets its own Todoist project, as a bot would set
+    it: Todoist takes at most 300 open tasks in one project."""
     from planner.models import Task
+    from todoist_sync.models import TodoistChatProject
 
     Task.objects.using(alias).bulk_create(
         [Task(user_id=user_id, **spec) for spec in specs], batch_size=500
     )
+    chats = sorted({spec["chat_id"] for spec in specs if spec.get("chat_id") is not None})
+    if len(chats) > 1:
+        TodoistChatProject.objects.using(alias).bulk_create(
+            [
+                TodoistChatProject(user_id=user_id, chat_id=c, project_name=f"Chat {c}")
+                for c in chats
+            ]
+        )
     return list(
         Task.objects.using(alias)
         .filter(user_id=user_id)
@@ -623,9 +634,14 @@ def seed_tasks(alias: str, user_id: int, specs: list[dict[str, Any]]) -> list[in
     )
 
 
+# Tasks a chat gets: about 150 of them open, well under Todoist's 300 per project.
+TASKS_PER_CHAT = 200
+
+
 def mixed_tasks(count: int, *, prefix: str, chat_id: int = 1001) -> list[dict[str, Any]]:
     """`count` tasks in every status: open, blocked, done, about 2% in a status the sync does
-    not know, and about 2% archived before any sync; padded titles, odd due dates."""
+    not know, and about 2% archived before any sync; padded titles, odd due dates. Every
+    TASKS_PER_CHAT tasks go to the next chat (chat_id, chat_id + 1, ...)."""
     odd_dates = [datetime.date(2024, 2, 29), datetime.date(1, 1, 1), datetime.date(9999, 12, 31)]
     specs = []
     for i in range(count):
@@ -642,7 +658,7 @@ def mixed_tasks(count: int, *, prefix: str, chat_id: int = 1001) -> list[dict[st
             title = f"  {title}\t "  # trimmed when pushed
         specs.append(
             {
-                "chat_id": chat_id,
+                "chat_id": chat_id + i // TASKS_PER_CHAT,
                 "title": title,
                 "description": f"seeded {i}\nline two" if i % 3 == 0 else "",
                 "status": status,
@@ -670,11 +686,19 @@ class Editor:
         "create": 10,
     }
 
-    def __init__(self, api: RecordingApi, tasks: dict[int, str], rng: Any, *, chat_id: int = 1001):
+    def __init__(
+        self,
+        api: RecordingApi,
+        tasks: dict[int, str],
+        rng: Any,
+        *,
+        chat_id: int = 1001,
+        chats: int = 1,
+    ):
         self.api = api
         self.status = dict(tasks)  # live (not archived) task id -> status, as the API last said
         self.rng = rng
-        self.chat_id = chat_id
+        self.chat_ids = [chat_id + n for n in range(chats)]
         self.done: Counter[str] = Counter()
         self._n = 0
 
@@ -692,7 +716,7 @@ class Editor:
                     "status": self.rng.choice(ELIGIBLE),
                     "priority": self.rng.randint(1, 4),
                     "due_date": self._date(),
-                    "chat_id": self.chat_id,
+                    "chat_id": self.rng.choice(self.chat_ids),
                 },
             )
             self.status[task["id"]] = task["status"]

@@ -17,6 +17,7 @@ import pytest
 from django.utils import timezone
 from reliability_helpers import (
     LARGE,
+    TASKS_PER_CHAT,
     Editor,
     assert_no_secret_anywhere,
     check_invariant,
@@ -94,7 +95,7 @@ def test_fault_soak_converges_to_exactly_one_correct_todoist_task_each(
             for task_id, spec in zip(ids, specs, strict=True)
             if not spec["archived"] and spec["status"] != "someday"
         }
-        editor = Editor(api, live, rng)
+        editor = Editor(api, live, rng, chats=-(-SOAK_TASKS // TASKS_PER_CHAT))
         stack.sim.configure(error_rate=0.2, lost_answer_rate=0.05, seed=SEED)
 
         started = time.monotonic()

@@ -233,7 +233,8 @@ def test_list_of_tokens_names_accounts_by_last_four() -> None:
 # ----- X-Request-Id dedupe -----------------------------------------------------
 
 
-def test_request_id_dedupes_create(sim: Simulator, http: requests.Session) -> None:
+def test_request_id_dedupes_create_when_switched_on(sim: Simulator, http: requests.Session) -> None:
+    sim.configure(request_id_dedupe=True)  # off by default: Todoist API v1 ignores the header
     headers = {"X-Request-Id": "3f1c2e9a-0000-4000-8000-000000000001"}
     first = http.post(f"{sim.url}/tasks", json={"content": "once"}, headers=headers)
     again = http.post(f"{sim.url}/tasks", json={"content": "once"}, headers=headers)
@@ -253,6 +254,7 @@ def test_request_id_dedupes_create(sim: Simulator, http: requests.Session) -> No
 def test_request_id_longer_than_36_bytes_is_rejected(
     sim: Simulator, http: requests.Session
 ) -> None:
+    sim.configure(request_id_dedupe=True)
     response = http.post(
         f"{sim.url}/tasks", json={"content": "x"}, headers={"X-Request-Id": "x" * 37}
     )
@@ -541,7 +543,7 @@ def test_request_limit_window_per_token(sim: Simulator, http: requests.Session) 
 def test_lost_answer_applies_then_drops_the_connection(
     sim: Simulator, http: requests.Session
 ) -> None:
-    sim.configure(lost_answer_rate=1.0)
+    sim.configure(lost_answer_rate=1.0, request_id_dedupe=True)
     request_id = {"X-Request-Id": "lost-1"}
     with pytest.raises(requests.ConnectionError):
         http.post(f"{sim.url}/tasks", json={"content": "applied"}, headers=request_id)

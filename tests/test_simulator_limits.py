@@ -90,14 +90,14 @@ def live(sim: Simulator, account: str = "alice") -> list[dict[str, Any]]:
 # ----- switches and WORST_CASE -------------------------------------------------
 
 
-def test_defaults_stay_kind_and_worst_case_holds_todoists_values() -> None:
+def test_defaults_are_the_worst_case_and_todoists_values() -> None:
     config = SimConfig()
     assert (
         config.request_id_dedupe,
         config.project_task_cap,
         config.max_body_bytes,
         config.replay_temp_id_mapping,
-    ) == (True, None, None, True)
+    ) == (False, 300, 1048576, False)
     assert WORST_CASE == {
         "request_id_dedupe": False,
         "project_task_cap": 300,
@@ -112,6 +112,9 @@ def test_defaults_stay_kind_and_worst_case_holds_todoists_values() -> None:
     assert parse_config(["--worst-case", "--project-task-cap", "5"]).project_task_cap == 5
     assert parse_config(["--max-body-bytes", "10"]).max_body_bytes == 10
     assert parse_config(["--no-request-id-dedupe"]).request_id_dedupe is False
+    assert parse_config(["--request-id-dedupe"]).request_id_dedupe is True
+    assert parse_config(["--replay-temp-id-mapping"]).replay_temp_id_mapping is True
+    assert parse_config(["--project-task-cap", "0"]).project_task_cap is None
 
 
 def test_new_switches_change_at_runtime_and_are_validated(sim: Simulator) -> None:

@@ -52,28 +52,31 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--request-limit", type=int, default=None)
     parser.add_argument("--limit-window-seconds", type=float, default=60.0)
     parser.add_argument(
-        "--no-replay-temp-id-mapping",
-        action="store_true",
-        help="omit temp_id_mapping when a /sync item_add uuid is replayed",
+        "--replay-temp-id-mapping",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="answer temp_id_mapping again when a /sync item_add uuid is replayed "
+        "(undocumented for Todoist; default: no, the worst case)",
     )
     parser.add_argument(
-        "--no-request-id-dedupe",
-        action="store_true",
-        help="ignore X-Request-Id on REST task calls, as Todoist API v1 does",
+        "--request-id-dedupe",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="dedupe REST task calls on X-Request-Id (default: no, as Todoist API v1 ignores it)",
     )
     parser.add_argument(
         "--project-task-cap",
         type=int,
         default=None,
         metavar="N",
-        help="active tasks one project may hold (Todoist: 300); default: no cap",
+        help="active tasks one project may hold (default: Todoist's 300; 0: no cap)",
     )
     parser.add_argument(
         "--max-body-bytes",
         type=int,
         default=None,
         metavar="N",
-        help="longest request body accepted (Todoist: 1048576); default: no limit",
+        help="longest request body accepted (default: Todoist's 1048576; 0: no limit)",
     )
     parser.add_argument(
         "--worst-case",
@@ -118,14 +121,14 @@ def config_from_args(args: argparse.Namespace) -> SimConfig:
     """The SimConfig the command line asks for; ValueError names a bad field."""
     fields: dict[str, Any] = dict(WORST_CASE) if args.worst_case else {}
     # Explicit flags win over --worst-case.
-    if args.no_replay_temp_id_mapping:
-        fields["replay_temp_id_mapping"] = False
-    if args.no_request_id_dedupe:
-        fields["request_id_dedupe"] = False
+    if args.replay_temp_id_mapping is not None:
+        fields["replay_temp_id_mapping"] = args.replay_temp_id_mapping
+    if args.request_id_dedupe is not None:
+        fields["request_id_dedupe"] = args.request_id_dedupe
     if args.project_task_cap is not None:
-        fields["project_task_cap"] = args.project_task_cap
+        fields["project_task_cap"] = args.project_task_cap or None
     if args.max_body_bytes is not None:
-        fields["max_body_bytes"] = args.max_body_bytes
+        fields["max_body_bytes"] = args.max_body_bytes or None
     return SimConfig(
         latency_ms=args.latency_ms,
         error_rate=args.error_rate,

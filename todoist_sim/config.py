@@ -30,16 +30,17 @@ class SimConfig:
     limit_window_seconds: float = 60.0
     # Whether a replayed item_add/project_add (same command uuid) answers its temp_id mapping
     # again, and lets later commands of that request use the temp_id. Unverified for Todoist.
-    replay_temp_id_mapping: bool = True
+    # False (the default): the worst plausible case.
+    replay_temp_id_mapping: bool = False
     # Whether mutating REST task calls replay a remembered answer for a repeated X-Request-Id.
     # Todoist API v1 ignores X-Request-Id (Doist's SDK 3.0.0 changelog), so False is real.
-    request_id_dedupe: bool = True
+    request_id_dedupe: bool = False
     # Active (not completed, not deleted) tasks one project may hold; Todoist: 300 on every plan.
     # None disables the check.
-    project_task_cap: int | None = None
+    project_task_cap: int | None = 300
     # Longest POST body accepted, in raw bytes received; Todoist: 1 MiB. None disables it
     # (the HTTP layer still refuses bodies over 16 MiB).
-    max_body_bytes: int | None = None
+    max_body_bytes: int | None = 1024 * 1024
     # Seeds fault draws and generated ids, so single-threaded runs are reproducible.
     seed: int | None = None
 
@@ -90,9 +91,8 @@ class SimConfig:
 
 
 # Where Todoist's behaviour is known these are its values; where it is undocumented, the worst
-# plausible one. The defaults above are still the kind ones the sync engine relies on today;
-# `python -m todoist_sim --worst-case`, `Simulator(worst_case=True)` or
-# `POST /__sim__/config` with these fields switch to this set.
+# plausible one. They are the defaults above; `--worst-case`, `Simulator(worst_case=True)` and
+# `POST /__sim__/config/worst-case` apply them again over a kinder config.
 WORST_CASE: dict[str, Any] = {
     # Todoist v1 ignores X-Request-Id: a retried POST /tasks creates a second task.
     "request_id_dedupe": False,
