@@ -25,7 +25,11 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    # DRF's plain-text keys: no longer an authentication class; kept so that
+    # `manage.py hash_api_keys` can move the keys issued before knox (see README).
     "rest_framework.authtoken",
+    # API keys stored as a digest only.
+    "knox",
     "drf_spectacular",
     "django_q",
     "planner",
@@ -36,7 +40,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
-    "planner.middleware.RejectNulQueryMiddleware",
+    "planner.middleware.RejectNulMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -102,23 +106,62 @@ if env.bool("SECURE_PROXY_SSL_HEADER", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 X_FRAME_OPTIONS = "DENY"
 
+# The cache holds the API's throttle counts. LocMem is per process: each gunicorn worker and
+# each machine counts on its own, so a limit is only exact with REDIS_URL (shared by all).
+REDIS_URL = env("REDIS_URL", default="")
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "planner",
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        # knox keys (`manage.py create_api_key`), sent as `Authorization: Token <key>`.
+        "planner.api.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # Views name their scope (`throttle_scope`); only writes count against it. Anonymous
+    # callers, failed logins included, count against "anon" per address.
+    "DEFAULT_THROTTLE_CLASSES": [
+        "planner.api.throttling.ScopedWriteRateThrottle",
+        "planner.api.throttling.AnonRateThrottle",
+    ],
+    # DRF's rates ("120/min"); an empty one turns that limit off (DRF's None).
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": env("API_THROTTLE_ANON", default="30/min") or None,
+        "tasks.write": env("API_THROTTLE_TASK_WRITES", default="120/min") or None,
+        "todoist_sync.trigger": env("API_THROTTLE_SYNC_TRIGGERS", default="12/min") or None,
+        "todoist_sync.token_check": env("API_THROTTLE_TOKEN_CHECKS", default="5/min") or None,
+    },
+    # The client address is REMOTE_ADDR; behind N proxies, the Nth address from the right of
+    # X-Forwarded-For. DRF's default (None) trusts the whole header, which a client can forge.
+    "NUM_PROXIES": env.int("API_NUM_PROXIES", default=0),
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "planner.api.exceptions.exception_handler",
 }
 
+# API keys: a bot runs unattended, so its key does not expire (revoke it in the admin or with
+# a new key). Clients keep sending `Authorization: Token <key>`.
+REST_KNOX = {"AUTH_HEADER_PREFIX": "Token", "TOKEN_TTL": None, "AUTO_REFRESH": False}
+
+# The schema and docs page describe every endpoint: callers with a key only, unless opened.
+API_DOCS_PUBLIC = env.bool("API_DOCS_PUBLIC", default=False)
+
 SPECTACULAR_SETTINGS = {
     "TITLE": "Planner API",
     "DESCRIPTION": "Tasks for the planner's Telegram bot, and their one-way sync to Todoist.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["planner.api.permissions.DocsPermission"],
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "planner.api.schema.add_error_responses",
@@ -127,7 +170,6 @@ SPECTACULAR_SETTINGS = {
 
 # django-q2: the ORM broker on the default database unless REDIS_URL is set. `retry` must
 # exceed `timeout`, or a long job is delivered twice (django-q2 docs).
-REDIS_URL = env("REDIS_URL", default="")
 Q_CLUSTER = {
     "name": "planner",
     "workers": env.int("Q_WORKERS", default=2),
@@ -152,6 +194,8 @@ else:
 TODOIST_API_URL = env("TODOIST_API_URL", default="https://api.todoist.com/api/v1")
 TODOIST_API_TOKEN = env("TODOIST_API_TOKEN", default="")
 TODOIST_TOKEN_ENCRYPTION_KEY = env("TODOIST_TOKEN_ENCRYPTION_KEY", default="")
+# Comma-separated: the first encrypts, every one decrypts (rotation); before the one above.
+TODOIST_TOKEN_ENCRYPTION_KEYS = env.list("TODOIST_TOKEN_ENCRYPTION_KEYS", default=[])
 # The other TODOIST_* settings take their defaults from todoist_sync/conf.py; any of them can
 # be given in the environment too (its type is the default's type).
 _TODOIST_FROM_ENV = {

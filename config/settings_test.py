@@ -7,10 +7,13 @@ import os
 os.environ.setdefault("SECRET_KEY", "test-only-secret-key-not-for-production-use-0123456789")
 os.environ.setdefault("TODOIST_API_URL", "https://todoist.test/api/v1")
 os.environ.setdefault("TODOIST_API_TOKEN", "test-global-token-0000")
-os.environ.setdefault("TODOIST_TOKEN_ENCRYPTION_KEY", "test-encryption-key")
+# A Fernet key, as production should have (a short passphrase is todoist_sync.W012).
+os.environ.setdefault(
+    "TODOIST_TOKEN_ENCRYPTION_KEY", "ib0rQPGSb9zhCwax9j4jvwvqlUKXI0n4RaqmE4cFiNM="
+)
 
 from config.settings import *  # noqa: F403
-from config.settings import Q_CLUSTER
+from config.settings import Q_CLUSTER, REST_FRAMEWORK
 
 # The test client speaks plain HTTP.
 SECURE_SSL_REDIRECT = False
@@ -22,3 +25,9 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 # django-q2 reads Q_CLUSTER once at import: jobs run inline in tests unless a test says otherwise.
 Q_CLUSTER = {**Q_CLUSTER, "sync": True}
+
+# No test is throttled by accident: the throttle tests set their own rates.
+REST_FRAMEWORK = {
+    **REST_FRAMEWORK,
+    "DEFAULT_THROTTLE_RATES": dict.fromkeys(REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], "100000/min"),
+}

@@ -1,9 +1,60 @@
 from __future__ import annotations
 
+from typing import Any
+
+from django.apps import apps
 from django.contrib import admin
+from django.http import HttpRequest
 
 from planner.models import EventLog, Task
 from todoist_sync.admin import OwnRowsAdminMixin, TodoistTaskMapInline, resync_tasks
+
+# Apps whose admin pages are for superusers only, whatever permissions staff hold: django-q2's
+# schedules and queue run any function with any arguments, and the API key pages mint keys
+# (DRF's authtoken shows them in clear) that act as any user.
+SUPERUSER_ONLY_APPS = ["django_q", "authtoken", "knox"]
+
+
+class SuperuserOnlyAdminMixin:
+    """Not in the index, and 403 on every page, for anyone but an active superuser."""
+
+    def superuser(self, request: HttpRequest) -> bool:
+        return request.user.is_active and request.user.is_superuser
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return self.superuser(request) and super().has_module_permission(request)
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self.superuser(request) and super().has_view_permission(request, obj)
+
+    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
+        return self.superuser(request) and super().has_add_permission(request, *args)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self.superuser(request) and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self.superuser(request) and super().has_delete_permission(request, obj)
+
+
+def superuser_only(app_label: str, site: admin.AdminSite = admin.site) -> None:
+    """Register the app's admin pages again, wrapped in SuperuserOnlyAdminMixin. Their admin
+    modules ran before this one: INSTALLED_APPS lists those apps before planner."""
+    try:
+        app_config = apps.get_app_config(app_label)
+    except LookupError:  # not installed: nothing to guard
+        return
+    for model in app_config.get_models():
+        if not site.is_registered(model):
+            continue
+        model_admin = type(site.get_model_admin(model))
+        site.unregister(model)
+        name = f"SuperuserOnly{model_admin.__name__}"
+        site.register(model, type(name, (SuperuserOnlyAdminMixin, model_admin), {}))
+
+
+for _app_label in SUPERUSER_ONLY_APPS:
+    superuser_only(_app_label)
 
 
 @admin.register(Task)

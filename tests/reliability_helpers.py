@@ -136,7 +136,7 @@ def reliability_stack(
     """
     from django.contrib.auth import get_user_model
     from django.contrib.auth.hashers import PBKDF2PasswordHasher
-    from rest_framework.authtoken.models import Token
+    from knox.models import AuthToken
 
     global_token = new_token("global")
     own_tokens: dict[str, str] = {}
@@ -165,7 +165,7 @@ def reliability_stack(
         accounts: dict[str, Account] = {}
         for username in users:
             user = user_model.objects.db_manager(alias).create_user(username=username)
-            key = Token.objects.using(alias).create(user=user).key
+            _, key = AuthToken.objects.db_manager(alias).create(user=user)
             todoist_token = own_tokens.get(username, global_token)
             accounts[username] = Account(
                 username=username,

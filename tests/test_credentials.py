@@ -15,8 +15,10 @@ from django.test import override_settings
 
 from planner.models import EventLog
 from todoist_sync import services
+from todoist_sync.conf import conf
 from todoist_sync.models import TodoistCredential
-from todoist_sync.tokens import encrypt_token
+from todoist_sync.services.coordination import rate_budget_acquire
+from todoist_sync.tokens import encrypt_token, token_key
 
 pytestmark = pytest.mark.django_db
 
@@ -57,7 +59,12 @@ def test_put_checks_the_token_with_todoist_and_stores_it_encrypted(api_client, u
 
 
 def test_get_never_answers_the_token(api_client, user, rsps):
-    assert api_client.get(URL).json() == {"connected": False, "last4": None, "verified_at": None}
+    assert api_client.get(URL).json() == {
+        "status": "none",
+        "connected": False,
+        "last4": None,
+        "verified_at": None,
+    }
     todoist_accepts(rsps)
     api_client.put(URL, {"token": TOKEN}, format="json")
 
@@ -65,6 +72,7 @@ def test_get_never_answers_the_token(api_client, user, rsps):
 
     assert response.status_code == 200
     assert response.json()["connected"] is True and response.json()["last4"] == "cafe"
+    assert response.json()["status"] == "connected"
     text = response.content.decode()
     assert TOKEN not in text and stored_column() not in text
 
@@ -100,6 +108,35 @@ def test_todoist_unreachable_is_503_and_not_stored(api_client, rsps):
     assert response.status_code == 503
     assert "could not be reached" in response.json()["detail"]
     assert TOKEN not in response.content.decode()
+    assert not TodoistCredential.objects.exists()
+
+
+@override_settings(TODOIST_RATE_LIMIT_REQUESTS=2)
+def test_a_token_check_takes_a_slot_of_the_tokens_budget(api_client, rsps):
+    rsps.get(USER_URL, status=401, json={"error": "Unauthorized"})
+    # The token's syncs took one request already (the budget is per token, not per user).
+    assert rate_budget_acquire(key=token_key(TOKEN)) == 0.0
+    assert api_client.put(URL, {"token": TOKEN}, format="json").status_code == 400
+
+    response = api_client.put(URL, {"token": TOKEN}, format="json")
+
+    assert response.status_code == 429
+    assert "Too many requests to Todoist with this token" in response.json()["detail"]
+    assert 0 < int(response["Retry-After"]) <= conf.TODOIST_RATE_LIMIT_WINDOW + 1
+    assert TOKEN not in response.content.decode()
+    assert len(rsps.calls) == 1  # the refused check never reached Todoist
+    # Another token has its own budget, whoever connects it.
+    assert api_client.put(URL, {"token": "another-token-4321"}, format="json").status_code == 400
+
+
+@override_settings(TODOIST_RATE_LIMIT_REQUESTS=1)
+def test_a_spent_budget_is_a_form_error_in_the_admin(admin_client, user, rsps):
+    rate_budget_acquire(key=token_key(TOKEN))
+    response = admin_client.post(
+        "/admin/todoist_sync/todoistcredential/add/", {"user": user.pk, "token": TOKEN}
+    )
+    assert response.status_code == 200
+    assert "Too many requests to Todoist with this token" in response.content.decode()
     assert not TodoistCredential.objects.exists()
 
 

@@ -15,7 +15,7 @@ PRODUCTION = {
     "SECRET_KEY": "k3v9Zr-not-a-real-secret-but-long-and-random-enough-8Qw2Lp7Xy4Tn6Bm1Cd5",
     "ALLOWED_HOSTS": "planner.example.com",
     "TODOIST_API_TOKEN": "",
-    "TODOIST_TOKEN_ENCRYPTION_KEY": "a-long-random-passphrase-for-tokens",
+    "TODOIST_TOKEN_ENCRYPTION_KEYS": "Dq1mUo8Jc2Vx0vR8Qm3Xq6a0y3qk2mM5Zl7f0H1tq7w=",
 }
 
 
@@ -42,6 +42,12 @@ def test_check_deploy_complains_with_debug_on():
     result = run_check({"DEBUG": "true"})
     assert result.returncode != 0
     assert "DEBUG" in result.stdout + result.stderr
+
+
+def test_check_deploy_warns_about_a_short_passphrase_for_todoist_tokens():
+    result = run_check({"TODOIST_TOKEN_ENCRYPTION_KEYS": "", "TODOIST_TOKEN_ENCRYPTION_KEY": "pw"})
+    assert result.returncode != 0
+    assert "todoist_sync.W012" in result.stdout + result.stderr
 
 
 def test_settings_refuse_to_start_without_a_secret_key_when_debug_is_off():

@@ -4,6 +4,7 @@ import datetime
 
 import pytest
 from django.db import IntegrityError, transaction
+from django.test import override_settings
 from factories import make_task
 from rest_framework.test import APIClient
 
@@ -214,6 +215,20 @@ def test_openapi_schema_and_docs_are_served(api_client):
     assert schema.status_code == 200
     assert b"/v1/tasks" in schema.content
     assert api_client.get("/v1/docs/").status_code == 200
+
+
+@pytest.mark.parametrize("url", ["/v1/schema/", "/v1/docs/"])
+def test_schema_and_docs_need_a_key_or_a_session(db, user, url):
+    assert APIClient().get(url).status_code == 401
+    browser = APIClient()
+    browser.login(username="alice", password="pw-alice-123")
+    assert browser.get(url).status_code == 200
+
+
+@override_settings(API_DOCS_PUBLIC=True)
+@pytest.mark.parametrize("url", ["/v1/schema/", "/v1/docs/"])
+def test_schema_and_docs_can_be_made_public(db, url):
+    assert APIClient().get(url).status_code == 200
 
 
 @pytest.mark.parametrize("url", ["/v1/tasks?status=%00", "/admin/planner/task/?status__exact=%00"])

@@ -60,6 +60,12 @@ def test_e001_either_source_is_enough(tokens):
         assert checks.check_token_source() == []
 
 
+@override_settings(TODOIST_API_TOKEN="", TODOIST_TOKEN_ENCRYPTION_KEY="")
+def test_e001_the_list_of_keys_is_a_source_too():
+    with override_settings(TODOIST_TOKEN_ENCRYPTION_KEYS=[FERNET_KEY]):
+        assert checks.check_token_source() == []
+
+
 # --- E002 API URL --------------------------------------------------------------------------
 
 
@@ -191,6 +197,55 @@ def test_e008_zero_requests_turns_the_local_limit_off_and_is_valid():
 def test_e009_scheduling_numbers(overrides):
     with override_settings(**overrides):
         assert ids(checks.check_scheduling()) == ["todoist_sync.E009"]
+
+
+# --- E011 / W012 the encryption keys of stored tokens -------------------------------------
+
+FERNET_KEY = "ib0rQPGSb9zhCwax9j4jvwvqlUKXI0n4RaqmE4cFiNM="
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"TODOIST_TOKEN_ENCRYPTION_KEY": 12345},
+        {"TODOIST_TOKEN_ENCRYPTION_KEYS": [FERNET_KEY, None]},
+        {"TODOIST_TOKEN_ENCRYPTION_KEYS": [FERNET_KEY, ""]},
+        {"TODOIST_TOKEN_ENCRYPTION_KEYS": 7},
+    ],
+)
+def test_e011_keys_that_are_not_strings(overrides):
+    with override_settings(**overrides):
+        assert ids(checks.check_encryption_keys()) == ["todoist_sync.E011"]
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"TODOIST_TOKEN_ENCRYPTION_KEY": "hunter2"},
+        {"TODOIST_TOKEN_ENCRYPTION_KEY": "correct horse battery staple"},
+        {"TODOIST_TOKEN_ENCRYPTION_KEY": FERNET_KEY, "TODOIST_TOKEN_ENCRYPTION_KEYS": ["short"]},
+    ],
+)
+def test_w012_a_short_passphrase(overrides):
+    with override_settings(**overrides):
+        [warning] = checks.check_encryption_keys()
+    assert warning.id == "todoist_sync.W012" and "generate_key" in warning.hint
+    assert "hunter2" not in warning.msg  # never the secret itself
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"TODOIST_TOKEN_ENCRYPTION_KEY": FERNET_KEY},
+        {"TODOIST_TOKEN_ENCRYPTION_KEY": "a passphrase of forty characters or so, ok"},
+        {"TODOIST_TOKEN_ENCRYPTION_KEY": "", "TODOIST_TOKEN_ENCRYPTION_KEYS": [FERNET_KEY]},
+        # A comma-separated string, as in the environment.
+        {"TODOIST_TOKEN_ENCRYPTION_KEYS": f"{FERNET_KEY}, {'p' * 32}"},
+    ],
+)
+def test_w012_random_keys_and_long_passphrases_are_fine(overrides):
+    with override_settings(**overrides):
+        assert checks.check_encryption_keys() == []
 
 
 # --- registration --------------------------------------------------------------------------

@@ -38,6 +38,7 @@ from todoist_sync.models import (
     TodoistTaskMap,
 )
 from todoist_sync.task_model import get_task_model, task_contract
+from todoist_sync.tokens import token_characters
 
 
 class OwnRowsAdminMixin:
@@ -58,6 +59,10 @@ class OwnRowsAdminMixin:
     def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
         if db_field.name == self.owner_field and not request.user.is_superuser:
             kwargs["queryset"] = get_user_model().objects.filter(pk=request.user.pk)
+            # Their one choice, not the raw-id widget (`raw_id_fields`): its label names the
+            # user of any id put in the URL (`?user=7`), and its lookup lists every user.
+            kwargs["widget"] = forms.Select
+            kwargs["empty_label"] = None
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
 
@@ -350,6 +355,8 @@ class TodoistCredentialForm(forms.ModelForm):
         label=_("Todoist token"),
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
         max_length=200,
+        # As the API's serializer: any other character could not be sent to Todoist (a 500).
+        validators=[token_characters],
         help_text=_(
             "Checked with Todoist, then stored encrypted; only its last four characters "
             "are ever shown."

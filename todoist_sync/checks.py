@@ -10,11 +10,16 @@ import math
 from typing import Any
 from urllib.parse import urlsplit
 
-from django.core.checks import CheckMessage, Error
+from django.core.checks import CheckMessage, Error, Warning
 from django.core.exceptions import FieldDoesNotExist, ImproperlyConfigured
 
 from todoist_sync.conf import conf
 from todoist_sync.task_model import SyncStatus, TaskContract, get_task_model
+from todoist_sync.tokens import is_fernet_key
+
+# A passphrase shorter than this is taken for a human one: scrypt slows each guess, but a short
+# human passphrase is still guessed. A Fernet key is 32 random bytes whatever its length.
+MIN_PASSPHRASE_LENGTH = 32
 
 # API versions Todoist has retired; a URL still pointing at one answers 410 Gone.
 RETIRED_API_PATHS = ("/rest/v2", "/sync/v9")
@@ -29,7 +34,8 @@ def _is_number(value: Any) -> bool:
 
 
 def check_token_source(**kwargs: Any) -> list[CheckMessage]:
-    if conf.TODOIST_API_TOKEN or conf.TODOIST_TOKEN_ENCRYPTION_KEY:
+    keys = conf.TODOIST_TOKEN_ENCRYPTION_KEYS
+    if conf.TODOIST_API_TOKEN or conf.TODOIST_TOKEN_ENCRYPTION_KEY or keys:
         return []
     return [
         Error(
@@ -237,6 +243,40 @@ def check_task_model(**kwargs: Any) -> list[CheckMessage]:
     return errors
 
 
+def check_encryption_keys(**kwargs: Any) -> list[CheckMessage]:
+    """The keys of per-user tokens at rest: strings, and random rather than human ones."""
+    key, keys = conf.TODOIST_TOKEN_ENCRYPTION_KEY, conf.TODOIST_TOKEN_ENCRYPTION_KEYS
+    generate = (
+        'Generate one with `python -c "from cryptography.fernet import Fernet; '
+        'print(Fernet.generate_key().decode())"`.'
+    )
+    if not isinstance(key, str) or not (
+        isinstance(keys, list) and all(isinstance(k, str) and k for k in keys)
+    ):
+        return [
+            Error(
+                "TODOIST_TOKEN_ENCRYPTION_KEY must be a string and TODOIST_TOKEN_ENCRYPTION_KEYS "
+                "a list of non-empty strings (or one comma-separated string).",
+                hint=generate,
+                id="todoist_sync.E011",
+            )
+        ]
+    warnings: list[CheckMessage] = []
+    for secret in [*keys, key]:
+        if secret and not is_fernet_key(secret) and len(secret) < MIN_PASSPHRASE_LENGTH:
+            warnings.append(
+                Warning(
+                    f"A Todoist token encryption key is a passphrase of {len(secret)} characters: "
+                    "whoever reads the database could guess it and decrypt every stored token.",
+                    hint=f"{generate} Put it first in TODOIST_TOKEN_ENCRYPTION_KEYS, keep the "
+                    "passphrase after it, run `manage.py rotate_todoist_tokens`, then remove the "
+                    "passphrase.",
+                    id="todoist_sync.W012",
+                )
+            )
+    return warnings
+
+
 ALL_CHECKS = [
     check_task_model,
     check_token_source,
@@ -248,4 +288,5 @@ ALL_CHECKS = [
     check_retry_attempts,
     check_rate_limit,
     check_scheduling,
+    check_encryption_keys,
 ]

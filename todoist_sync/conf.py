@@ -29,6 +29,19 @@ class Settings:
         return getattr(settings, "TODOIST_TOKEN_ENCRYPTION_KEY", "") or ""
 
     @property
+    def TODOIST_TOKEN_ENCRYPTION_KEYS(self) -> list[str]:
+        """Keys of per-user tokens at rest, before TODOIST_TOKEN_ENCRYPTION_KEY: the first of
+        all encrypts, every one decrypts (rotation). Each a Fernet key, or a passphrase
+        (stretched with scrypt). A string is split on commas; another type is left for
+        `todoist_sync.E011` to report."""
+        value = getattr(settings, "TODOIST_TOKEN_ENCRYPTION_KEYS", None) or []
+        if isinstance(value, str):
+            return [key.strip() for key in value.split(",") if key.strip()]
+        if isinstance(value, list | tuple):
+            return list(value)
+        return value
+
+    @property
     def TODOIST_CONNECT_TIMEOUT(self) -> float:
         return getattr(settings, "TODOIST_CONNECT_TIMEOUT", 10.0)
 

@@ -239,3 +239,20 @@ class TokenStorageUnavailable(TodoistSyncError):
         "Personal Todoist tokens cannot be stored on this server "
         "(TODOIST_TOKEN_ENCRYPTION_KEY is not set); ask its operator."
     )
+
+
+class TokenUnreadable(NoTodoistToken):
+    """The user's stored token cannot be decrypted with the configured keys (they changed):
+    unusable until connected again. Unlike a user who never connected one, worth a warning."""
+
+
+class TokenCheckRateLimited(TodoistSyncError):
+    """The token's Todoist request budget is spent: checking it now could earn it a 429 from
+    Todoist, which would stop its syncs too. `retry_after` is when a request is free again."""
+
+    status_code = 429
+    default_detail = "Too many requests to Todoist with this token; try again later."
+
+    def __init__(self, detail: str | None = None, *, retry_after: float = 0.0) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after

@@ -25,6 +25,8 @@ from django.db import DEFAULT_DB_ALIAS, transaction
 
 from todoist_sync import services
 from todoist_sync.conf import conf
+from todoist_sync.events import Level, event_record
+from todoist_sync.exceptions import TokenUnreadable
 from todoist_sync.task_model import task_contract
 
 logger = logging.getLogger(__name__)
@@ -70,6 +72,22 @@ def sync_on_change_enqueue(*, user_id: int) -> None:
     try:
         user = get_user_model().objects.get(pk=user_id)
         services.sync_enqueue(user=user, trigger="change")
+    except TokenUnreadable:
+        # Not a user without a token: one whose token the keys no longer open. Their changes
+        # stop reaching Todoist until they connect it again, so say so where people look.
+        logger.warning(
+            "todoist sync on change: user %s's stored Todoist token cannot be decrypted; skipped",
+            user_id,
+        )
+        try:
+            event_record(
+                user_id=user_id,
+                level=Level.WARNING,
+                message="Todoist sync skipped: the stored Todoist token cannot be decrypted "
+                "(the encryption keys changed). Connect the token again.",
+            )
+        except Exception as exc:  # the host's event store: a save must not fail for it either
+            logger.error("todoist sync on change: event not recorded (%s)", type(exc).__name__)
     except services.NoTodoistToken:
         logger.debug("todoist sync on change: user %s has no Todoist token; skipped", user_id)
     except Exception as exc:

@@ -13,7 +13,8 @@ _ERROR = {
 
 def add_error_responses(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
     """drf-spectacular postprocessing hook: 400 where input is taken, 401 where auth is needed,
-    404 for a path id that is not yours or a page past the end."""
+    404 for a path id that is not yours or a page past the end, 429 everywhere (a caller who
+    fails to authenticate is throttled on any path; writes are throttled per user)."""
     result.setdefault("components", {}).setdefault("schemas", {})["Error"] = _ERROR
     ref = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
     for path, path_item in result.get("paths", {}).items():
@@ -27,4 +28,11 @@ def add_error_responses(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]
                 responses["400"] = {"description": "Invalid input.", **ref}
             if operation.get("security") != [{}] and "401" not in responses:
                 responses["401"] = {"description": "No or wrong credentials.", **ref}
+            if "429" not in responses:
+                responses["429"] = {
+                    "description": "Too many requests: the Retry-After header says when to "
+                    "try again.",
+                    "headers": {"Retry-After": {"schema": {"type": "integer"}}},
+                    **ref,
+                }
     return result

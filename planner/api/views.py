@@ -30,6 +30,8 @@ from planner.services import task_archive
 class TaskViewSet(viewsets.ModelViewSet):
     serializer_class = TaskSerializer
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+    # Writes are limited per user (API_THROTTLE_TASK_WRITES); reads are not.
+    throttle_scope = "tasks.write"
 
     def get_queryset(self) -> QuerySet[Task]:
         if getattr(self, "swagger_fake_view", False):  # schema generation: no request user

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.validators import RegexValidator
 from rest_framework import serializers
 
 from todoist_sync.models import SyncRun, TodoistTaskMap
+from todoist_sync.tokens import token_characters
 
 
 class StrictIntegerField(serializers.IntegerField):
@@ -173,19 +173,19 @@ class TodoistTokenInputSerializer(JsonObjectSerializer):
         trim_whitespace=True,
         help_text="A Todoist API token (Todoist: Settings > Integrations > Developer).",
         # What can travel in an Authorization header: checked here, so it is a 400, not a 500.
-        validators=[
-            RegexValidator(
-                r"^[\x21-\x7e]+$",
-                message="A Todoist token is printable ASCII without spaces.",
-            )
-        ],
+        validators=[token_characters],
     )
 
 
 class TodoistTokenOutputSerializer(serializers.Serializer):
     """Never the token: whether one is connected, and its last four characters."""
 
-    connected = serializers.BooleanField()
+    status = serializers.ChoiceField(
+        choices=["none", "connected", "unreadable"],
+        help_text="`unreadable`: a token is stored, but the server's encryption keys no longer "
+        "open it (they changed); it cannot sync until connected again.",
+    )
+    connected = serializers.BooleanField(help_text="Whether a token is stored, readable or not.")
     last4 = serializers.CharField(allow_null=True)
     verified_at = serializers.DateTimeField(allow_null=True)
 

@@ -5,6 +5,7 @@ Everything is scoped to `request.user`: another user's run is a 404, never a 403
 
 from __future__ import annotations
 
+import math
 from urllib.parse import urlencode
 
 from django.urls import reverse
@@ -37,21 +38,27 @@ from todoist_sync.api.serializers import (
 )
 from todoist_sync.exceptions import TodoistSyncError
 from todoist_sync.models import SyncRun, TodoistCredential
+from todoist_sync.tokens import token_readable
 
 RECENT_ERRORS_LIMIT = 20
 
 
 def error_response(exc: TodoistSyncError) -> Response:
     """The API's answer to a sync error: its status, and its detail under its field."""
+    retry_after = getattr(exc, "retry_after", None)
+    # As DRF's Throttled: a 429 says when to come back.
+    headers = {"Retry-After": str(math.ceil(retry_after))} if retry_after else None
     if exc.field is not None:
-        return Response({exc.field: [exc.detail]}, status=exc.status_code)
-    return Response({"detail": exc.detail}, status=exc.status_code)
+        return Response({exc.field: [exc.detail]}, status=exc.status_code, headers=headers)
+    return Response({"detail": exc.detail}, status=exc.status_code, headers=headers)
 
 
 class SyncTriggerApi(APIView):
     # Whatever the host's REST_FRAMEWORK defaults: an anonymous caller has no tasks to sync.
     permission_classes = [IsAuthenticated]
     parser_classes = [JSONParser]
+    # For the host's scoped throttle, if it has one (planner limits it per user).
+    throttle_scope = "todoist_sync.trigger"
 
     @extend_schema(
         operation_id="todoist_sync_trigger",
@@ -129,6 +136,9 @@ class TodoistTokenApi(APIView):
     permission_classes = [IsAuthenticated]
     # The user's own Todoist token: connect (checked with Todoist first), inspect, disconnect.
     parser_classes = [JSONParser]
+    # Only the PUT calls Todoist (a request of the token's own budget, too).
+    throttle_scope = "todoist_sync.token_check"
+    throttle_methods = ["PUT"]
 
     @extend_schema(
         operation_id="todoist_token_get",
@@ -178,8 +188,15 @@ class TodoistTokenApi(APIView):
 
     @staticmethod
     def _output(credential: TodoistCredential | None) -> dict:
+        if credential is None:
+            state = "none"
+        elif token_readable(credential.token_encrypted):
+            state = "connected"
+        else:
+            state = "unreadable"
         return TodoistTokenOutputSerializer(
             {
+                "status": state,
                 "connected": credential is not None,
                 "last4": credential.token_last4 if credential else None,
                 "verified_at": credential.verified_at if credential else None,
@@ -192,6 +209,8 @@ class ChatProjectApi(APIView):
     """The Todoist project a chat's tasks go to."""
 
     parser_classes = [JSONParser]
+    # A change queues a sync: it counts as a trigger.
+    throttle_scope = "todoist_sync.trigger"
 
     @extend_schema(
         operation_id="todoist_chat_project_get",

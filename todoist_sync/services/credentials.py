@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import math
+from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
@@ -13,26 +15,37 @@ from todoist_sync.events import event_record
 from todoist_sync.exceptions import (
     NoTodoistToken,
     TodoistError,
+    TokenCheckRateLimited,
     TokenCheckUnavailable,
     TokenRejected,
     TokenStorageUnavailable,
+    TokenUnreadable,
 )
 from todoist_sync.models import TodoistCredential
+from todoist_sync.services.coordination import rate_budget_acquire
 from todoist_sync.todoist import TodoistClient
-from todoist_sync.tokens import TokenDecryptError, decrypt_token, encrypt_token
+from todoist_sync.tokens import (
+    TokenDecryptError,
+    decrypt_token,
+    encrypt_token,
+    encryption_keys,
+    reencrypt_token,
+    token_key,
+)
 
 logger = logging.getLogger(__name__)
 
 
 def todoist_token_for(*, user_id: int) -> str:
-    """The user's own token if connected, else the global one. Raises NoTodoistToken."""
+    """The user's own token if connected, else the global one. Raises NoTodoistToken
+    (TokenUnreadable when the user's own cannot be decrypted)."""
     credential = TodoistCredential.objects.filter(user_id=user_id).first()
     if credential is not None:
         try:
             return decrypt_token(credential.token_encrypted)
         except (TokenDecryptError, ImproperlyConfigured) as exc:
             # The key changed or is gone: the user's token is unusable until connected again.
-            raise NoTodoistToken.unreadable(str(exc)) from None
+            raise TokenUnreadable.unreadable(str(exc)) from None
     if conf.TODOIST_API_TOKEN:
         return conf.TODOIST_API_TOKEN
     raise NoTodoistToken
@@ -53,13 +66,22 @@ def todoist_credential_connect(
     """Check the token against Todoist, then store it encrypted.
 
     Raises TokenStorageUnavailable (no encryption key: checked before the token leaves),
-    TokenRejected (Todoist refused it) or TokenCheckUnavailable (Todoist could not be reached).
+    TokenCheckRateLimited (the token's request budget is spent), TokenRejected (Todoist
+    refused it) or TokenCheckUnavailable (Todoist could not be reached).
     """
     token = token.strip()
     try:
         encrypted = encrypt_token(token)
     except ImproperlyConfigured:
         raise TokenStorageUnavailable from None
+    # The check is a request with this token like any other: it takes a slot of the token's
+    # budget, so repeated checks cannot push the token's syncs into Todoist's 429.
+    wait = rate_budget_acquire(key=token_key(token))
+    if wait > 0:
+        raise TokenCheckRateLimited(
+            f"Too many requests to Todoist with this token; try again in {math.ceil(wait)} s.",
+            retry_after=wait,
+        )
     try:
         (client or todoist_client(token=token)).get_user()
     except TodoistError as exc:
@@ -90,3 +112,33 @@ def todoist_credential_disconnect(*, user: Any) -> bool:
     if deleted:
         event_record(user_id=user.pk, message="Todoist token disconnected.")
     return bool(deleted)
+
+
+@dataclass(frozen=True)
+class ReencryptResult:
+    reencrypted: int
+    unreadable: int
+
+
+def todoist_credentials_reencrypt() -> ReencryptResult:
+    """Encrypt every stored token again with the first key (after a key is added in front).
+
+    Tokens no configured key decrypts are left as they are and counted: their users connect
+    again. Raises TokenStorageUnavailable when no key is configured.
+    """
+    if not encryption_keys():
+        raise TokenStorageUnavailable
+    reencrypted = unreadable = 0
+    # One row a user: read them all first rather than update under an open cursor.
+    rows = list(TodoistCredential.objects.values_list("pk", "token_encrypted"))
+    for pk, ciphertext in rows:
+        try:
+            fresh = reencrypt_token(ciphertext)
+        except TokenDecryptError:
+            unreadable += 1
+            continue
+        # Only if unchanged meanwhile: a token connected since was encrypted with the new key.
+        reencrypted += TodoistCredential.objects.filter(pk=pk, token_encrypted=ciphertext).update(
+            token_encrypted=fresh
+        )
+    return ReencryptResult(reencrypted=reencrypted, unreadable=unreadable)

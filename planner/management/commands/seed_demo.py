@@ -1,4 +1,7 @@
-"""Create (or refresh) a demo user with tasks in every status, and print its API token."""
+"""Create (or refresh) a demo user with tasks in every status, and print a new API key.
+
+The key is knox's (only its digest is stored), so each run makes a new one; earlier ones keep
+working. The last line is `API token: <key>`, which the demo harness reads."""
 
 from __future__ import annotations
 
@@ -8,7 +11,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
+from knox.models import get_token_model
 
 from planner.models import Task
 
@@ -81,10 +84,10 @@ class Command(BaseCommand):
                 )
                 for i in range(count)
             )
-        token, _ = Token.objects.get_or_create(user=user)
+        _, key = get_token_model().objects.create(user=user)
         self.stdout.write(
             self.style.SUCCESS(
                 f"Demo user {username!r}: {Task.objects.filter(user=user).count()} tasks."
             )
         )
-        self.stdout.write(f"API token: {token.key}")
+        self.stdout.write(f"API token: {key}")
