@@ -20,6 +20,7 @@ from factories import make_map
 from rest_framework.test import APIClient
 
 from planner.models import Task
+from todoist_sync import services
 from todoist_sync.models import SyncRun, TodoistCredential, TodoistTaskMap
 
 pytestmark = pytest.mark.django_db
@@ -61,17 +62,32 @@ def test_trigger_limits_the_scope_to_a_chat(api_client, queued_jobs):
     assert SyncRun.objects.get(job_id=response.json()["job_id"]).chat_id == 42
 
 
-def test_trigger_while_queued_answers_the_queued_job(
+def test_trigger_while_queued_joins_the_queued_run_and_widens_it(
     api_client, queued_jobs, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=True):
         first = api_client.post(TRIGGER, {"chat_id": 7}, format="json").json()
         second = api_client.post(TRIGGER, {"chat_id": 7}, format="json").json()
-        other_scope = api_client.post(TRIGGER, {}, format="json").json()
+        run = SyncRun.objects.get()
+        assert run.chat_id == 7  # the same scope: joined as it is
+        other_scope = api_client.post(TRIGGER, {"chat_id": 8}, format="json").json()
 
-    assert second["job_id"] == first["job_id"]
-    assert other_scope["job_id"] != first["job_id"]
-    assert SyncRun.objects.count() == 2
+    assert second["job_id"] == first["job_id"] == other_scope["job_id"]
+    run.refresh_from_db()
+    assert run.chat_id is None  # widened to the whole user: one queued run, not two
+    assert queued_jobs.call_count == 1
+
+
+def test_a_thousand_triggers_for_a_thousand_chats_leave_at_most_two_queued_jobs(
+    user, queued_jobs, django_capture_on_commit_callbacks
+):
+    """Before, each chat_id queued its own job: 1,000 jobs holding the queue for everyone."""
+    with django_capture_on_commit_callbacks(execute=True):
+        for chat_id in range(1000):
+            services.sync_enqueue(user=user, chat_id=chat_id)
+            if chat_id == 500:  # the queued run starts; later triggers queue one more
+                SyncRun.objects.update(state=SyncRun.State.RUNNING)
+    assert SyncRun.objects.filter(state=SyncRun.State.QUEUED).count() == 1
     assert queued_jobs.call_count == 2
 
 

@@ -147,6 +147,32 @@ class Settings:
         return getattr(settings, "TODOIST_CLOSE_ARCHIVED", True)
 
     @property
+    def TODOIST_RATE_LIMIT_USER_REQUESTS(self) -> int:
+        """Requests one user may spend of a shared token's window (TODOIST_API_TOKEN), so one
+        busy user cannot use up everyone's budget; users with their own token are limited by
+        their token's budget only."""
+        return getattr(settings, "TODOIST_RATE_LIMIT_USER_REQUESTS", 100)
+
+    @property
+    def TODOIST_SHARED_TOKEN_USERS(self) -> list[str]:
+        """Usernames the shared TODOIST_API_TOKEN syncs (`*`: everyone without their own)."""
+        value = getattr(settings, "TODOIST_SHARED_TOKEN_USERS", "*")
+        if isinstance(value, str):
+            value = [name.strip() for name in value.split(",")]
+        return [name for name in value if name]
+
+    @property
+    def TODOIST_SYNC_DEBOUNCE_SECONDS(self) -> float:
+        """A change within this long of the user's last queued run waits for the rest of it,
+        so a burst of saves becomes one run; a lone change goes at once."""
+        return getattr(settings, "TODOIST_SYNC_DEBOUNCE_SECONDS", 2.0)
+
+    @property
+    def TODOIST_RUN_RETENTION_DAYS(self) -> int:
+        """Finished SyncRun rows older than this are pruned by the safety-net sweep."""
+        return getattr(settings, "TODOIST_RUN_RETENTION_DAYS", 30)
+
+    @property
     def TODOIST_QUEUED_STALE_SECONDS(self) -> float:
         """A run queued longer than this is taken as lost (a killed worker's prefetched job: the
         Redis broker never delivers it again): a new trigger queues a fresh job instead of

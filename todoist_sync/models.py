@@ -204,6 +204,8 @@ class SyncRun(models.Model):
     trigger = models.CharField(_("trigger"), max_length=32, default="api")
     state = models.CharField(_("state"), max_length=16, choices=State.choices, default=State.QUEUED)
     queued_at = models.DateTimeField(_("queued at"), auto_now_add=True)
+    # A run queued right after another one waits until then, so a burst becomes one run.
+    not_before = models.DateTimeField(_("not before"), null=True, blank=True)
     started_at = models.DateTimeField(_("started at"), null=True, blank=True)
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
     created = models.PositiveIntegerField(default=0)

@@ -140,19 +140,24 @@ def run_in_progress(*, user_id: int) -> bool:
     return SyncRun.objects.filter(user_id=user_id, state=SyncRun.State.RUNNING).exists()
 
 
-def queued_run(*, user_id: int, chat_id: int | None) -> SyncRun | None:
-    """A run for the same scope that has not started yet: a new trigger joins it. One queued
-    too long is taken as lost (its job never reached a worker) and is not joined."""
+def queued_run(*, user_id: int) -> SyncRun | None:
+    """The user's run that has not started yet: a new trigger joins it (widening its scope).
+    One queued too long is taken as lost (its job never reached a worker) and is not joined."""
     fresh_since = timezone.now() - timedelta(seconds=conf.TODOIST_QUEUED_STALE_SECONDS)
     return (
         SyncRun.objects.filter(
-            user_id=user_id,
-            chat_id=chat_id,
-            task_ids__isnull=True,
-            state=SyncRun.State.QUEUED,
-            queued_at__gte=fresh_since,
+            user_id=user_id, state=SyncRun.State.QUEUED, queued_at__gte=fresh_since
         )
         .order_by("queued_at")
+        .first()
+    )
+
+
+def last_queued_at(*, user_id: int) -> datetime | None:
+    return (
+        SyncRun.objects.filter(user_id=user_id)
+        .order_by("-queued_at")
+        .values_list("queued_at", flat=True)
         .first()
     )
 

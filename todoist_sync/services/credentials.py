@@ -7,6 +7,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ImproperlyConfigured
 from django.utils import timezone
 
@@ -36,19 +37,42 @@ from todoist_sync.tokens import (
 logger = logging.getLogger(__name__)
 
 
-def todoist_token_for(*, user_id: int) -> str:
-    """The user's own token if connected, else the global one. Raises NoTodoistToken
-    (TokenUnreadable when the user's own cannot be decrypted)."""
+@dataclass(frozen=True)
+class TokenSource:
+    token: str
+    shared: bool  # TODOIST_API_TOKEN, not the user's own
+
+
+def todoist_token_source(*, user_id: int) -> TokenSource:
+    """The user's own token if connected, else the shared one where allowed. Raises
+    NoTodoistToken (TokenUnreadable when the user's own cannot be decrypted)."""
     credential = TodoistCredential.objects.filter(user_id=user_id).first()
     if credential is not None:
         try:
-            return decrypt_token(credential.token_encrypted)
+            return TokenSource(decrypt_token(credential.token_encrypted), shared=False)
         except (TokenDecryptError, ImproperlyConfigured) as exc:
             # The key changed or is gone: the user's token is unusable until connected again.
             raise TokenUnreadable.unreadable(str(exc)) from None
-    if conf.TODOIST_API_TOKEN:
-        return conf.TODOIST_API_TOKEN
+    if conf.TODOIST_API_TOKEN and shared_token_allowed(user_id=user_id):
+        return TokenSource(conf.TODOIST_API_TOKEN, shared=True)
     raise NoTodoistToken
+
+
+def todoist_token_for(*, user_id: int) -> str:
+    """The token the user's sync uses (see `todoist_token_source`)."""
+    return todoist_token_source(user_id=user_id).token
+
+
+def shared_token_allowed(*, user_id: int) -> bool:
+    """Whether the shared TODOIST_API_TOKEN may sync this user (TODOIST_SHARED_TOKEN_USERS):
+    a user who disconnects their own token does not silently land in the shared account."""
+    allowed = conf.TODOIST_SHARED_TOKEN_USERS
+    if "*" in allowed:
+        return True
+    user_model = get_user_model()
+    return user_model.objects.filter(
+        pk=user_id, **{f"{user_model.USERNAME_FIELD}__in": allowed}
+    ).exists()
 
 
 def todoist_client(*, token: str) -> TodoistClient:

@@ -34,7 +34,7 @@ from todoist_sync.services.coordination import (
     lease_ask_follow_up,
     lease_release,
 )
-from todoist_sync.services.credentials import todoist_client, todoist_token_for
+from todoist_sync.services.credentials import todoist_client, todoist_token_source
 from todoist_sync.services.healing import Healer
 from todoist_sync.services.persistence import (
     PushItem,
@@ -87,6 +87,11 @@ def sync_run_execute(
             task_ids=list(task_ids) if task_ids is not None else None,
             trigger=trigger,
         )
+    wait = (run.not_before - timezone.now()).total_seconds() if run.not_before else 0
+    if wait > 0:
+        # Debounced: the changes of a burst join this run while it waits (still queued).
+        sleep(min(wait, conf.TODOIST_SYNC_DEBOUNCE_SECONDS))
+        run.refresh_from_db()
     SyncEngine(
         run=run, retry_errors=retry_errors, client=client, sleep=sleep, progress=progress
     ).execute()
@@ -223,17 +228,18 @@ class SyncEngine:
 
     def connect(self) -> Transport:
         try:
-            token = todoist_token_for(user_id=self.user_id)
+            source = todoist_token_source(user_id=self.user_id)
         except NoTodoistToken as exc:
             self.events.add(Level.ERROR, exc.detail)
             raise RunStop(SyncRun.State.FAILED, exc.detail) from None
         return Transport(
-            client=self.client or todoist_client(token=token),
-            budget_key=token_key(token),
+            client=self.client or todoist_client(token=source.token),
+            budget_key=token_key(source.token),
             run=self.run,
             events=self.events,
             sleep=self.sleep,
             progress=self.progress,
+            shared=source.shared,
         )
 
     def finish(self, state: str, summary: str) -> None:

@@ -120,6 +120,8 @@ class BatchPusher(Pusher):
                 transport.progress(
                     f"batch {number}: {sum(len(item.commands) for item in batch)} commands sent"
                 )
+        for extra in stops[1:]:
+            transport.note_stop(extra)
         if stops:
             transport.stop_on(stops[0])
         if deferred is not None:

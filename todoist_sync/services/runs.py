@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -16,6 +16,7 @@ from django_q.models import Schedule
 from django_q.tasks import async_task
 
 from todoist_sync import selectors
+from todoist_sync.conf import conf
 from todoist_sync.events import TOPIC
 from todoist_sync.models import SyncRun, TodoistChatProject, TodoistTaskMap
 from todoist_sync.services.credentials import todoist_token_for
@@ -49,25 +50,50 @@ def sync_enqueue(
 ) -> SyncRun:
     """Queue a sync of the user (optionally one chat, or some tasks); answers its SyncRun.
 
-    A trigger while a run of the same scope is still queued joins that run. Raises
-    NoTodoistToken when the user has no token, so a caller never queues a job bound to fail.
+    One queued run per user: a trigger while one is still queued joins it, widening its scope
+    to cover both. A change right after the user's last run was queued waits for the rest of
+    TODOIST_SYNC_DEBOUNCE_SECONDS (a lone change goes at once). Raises NoTodoistToken when the
+    user has no token, so a caller never queues a job bound to fail.
     """
     todoist_token_for(user_id=user.pk)
-    if task_ids is None:
-        existing = selectors.queued_run(user_id=user.pk, chat_id=chat_id)
-        if existing is not None:
-            return existing
+    task_ids = list(task_ids) if task_ids is not None else None
+    existing = selectors.queued_run(user_id=user.pk)
+    if existing is not None and run_widen(run=existing, chat_id=chat_id, task_ids=task_ids):
+        return existing
+    not_before = None
+    if trigger == "change" and conf.TODOIST_SYNC_DEBOUNCE_SECONDS > 0:
+        last = selectors.last_queued_at(user_id=user.pk)
+        window = timedelta(seconds=conf.TODOIST_SYNC_DEBOUNCE_SECONDS)
+        if last is not None and timezone.now() < last + window:
+            not_before = last + window
     run = SyncRun.objects.create(
         job_id=uuid.uuid4().hex,
         user_id=user.pk,
         chat_id=chat_id,
-        task_ids=list(task_ids) if task_ids is not None else None,
+        task_ids=task_ids,
         trigger=trigger,
+        not_before=not_before,
     )
     # Never before the run row (and the change that caused it) is committed. Looked up at
     # commit time, so a replaced `queue_job` is the one called.
     transaction.on_commit(lambda: queue_job(run))
     return run
+
+
+def run_widen(*, run: SyncRun, chat_id: int | None, task_ids: list[int] | None) -> bool:
+    """Make a queued run cover this scope too; False if it started meanwhile (one UPDATE that
+    only matches while it is still queued)."""
+    wider_chat = run.chat_id if run.chat_id == chat_id else None
+    wider_tasks = None
+    if run.task_ids is not None and task_ids is not None:
+        wider_tasks = sorted({*run.task_ids, *task_ids})
+    if (wider_chat, wider_tasks) == (run.chat_id, run.task_ids):
+        return SyncRun.objects.filter(pk=run.pk, state=SyncRun.State.QUEUED).exists()
+    widened = SyncRun.objects.filter(pk=run.pk, state=SyncRun.State.QUEUED).update(
+        chat_id=wider_chat, task_ids=wider_tasks
+    )
+    run.chat_id, run.task_ids = wider_chat, wider_tasks
+    return widened == 1
 
 
 def schedule_sync(*, user_id: int, at: datetime, reason: str) -> None:

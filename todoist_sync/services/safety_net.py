@@ -21,6 +21,7 @@ from todoist_sync import selectors
 from todoist_sync.conf import conf
 from todoist_sync.events import TOPIC
 from todoist_sync.exceptions import NoTodoistToken
+from todoist_sync.models import SyncRun
 from todoist_sync.services.runs import sync_enqueue
 
 SWEEP_SCHEDULE = "todoist-safety-net"
@@ -56,6 +57,7 @@ def safety_net_sweep(*, now: datetime | None = None) -> int:
     """Queue a safety-net run of every user with a token source, spread over the interval:
     the first slice now, each later one by its own ONCE schedule. Answers the users covered."""
     now = now or timezone.now()
+    runs_prune(before=now - timedelta(days=conf.TODOIST_RUN_RETENTION_DAYS))
     user_ids = list(selectors.safety_net_user_ids())
     interval = conf.TODOIST_SAFETY_NET_MINUTES * 60
     total = len(user_ids)
@@ -81,6 +83,13 @@ def safety_net_sweep(*, now: datetime | None = None) -> int:
     if slices:
         safety_net_slice(user_ids=slices[0])
     return len(user_ids)
+
+
+def runs_prune(*, before: datetime) -> int:
+    """Delete the finished runs queued before `before` (TODOIST_RUN_RETENTION_DAYS)."""
+    active = [SyncRun.State.QUEUED, SyncRun.State.RUNNING]
+    deleted, _ = SyncRun.objects.filter(queued_at__lt=before).exclude(state__in=active).delete()
+    return deleted
 
 
 def safety_net_slice(*, user_ids: Sequence[int]) -> int:

@@ -47,9 +47,12 @@ class Transport:
         events: EventBuffer,
         sleep: Callable[[float], None],
         progress: Callable[[str], None],
+        shared: bool = False,
     ) -> None:
         self.client = client
         self.budget_key = budget_key
+        # A shared token's budget is shared fairly: each user also has a share of it.
+        self.user_share_key = f"{budget_key}:user:{run.user_id}" if shared else ""
         self.run = run
         self.user_id = run.user_id
         self.holder = run.job_id
@@ -71,7 +74,13 @@ class Transport:
         (and the user's share of a shared token): sleep a short wait, stop on a long one."""
         self.renew_or_stop()
         while True:
-            wait = rate_budget_acquire(key=self.budget_key)
+            wait = 0.0
+            if self.user_share_key:
+                wait = rate_budget_acquire(
+                    key=self.user_share_key, limit=conf.TODOIST_RATE_LIMIT_USER_REQUESTS
+                )
+            if wait <= 0:
+                wait = rate_budget_acquire(key=self.budget_key)
             if wait <= 0:
                 break
             if wait > conf.TODOIST_RATE_LIMIT_MAX_WAIT:
@@ -97,13 +106,19 @@ class Transport:
         """End the whole run for an error that is not one task's fault."""
         if exc is None or not exc.stops_run:
             return
+        resume = self.note_stop(exc)
+        raise RunStop(exc.run_state, exc.run_summary, resume)
+
+    def note_stop(self, exc: TodoistError) -> datetime | None:
+        """One event for each answer that stops the run (two requests in flight can both be
+        answered 429: neither goes unrecorded). Answers when the run may resume."""
         resume = None
         data: dict = {"status": exc.status}
         if exc.resume_after is not None:
             resume = timezone.now() + timedelta(seconds=exc.resume_after)
             data = {"retry_after": exc.resume_after, "resume_at": resume.isoformat()}
         self.events.add(Level(exc.event_level), exc.run_event, data)
-        raise RunStop(exc.run_state, exc.run_summary, resume)
+        return resume
 
     def sync_outcome(self, in_flight: Future) -> SyncResult | TodoistError:
         """The answer of a `/sync` request sent on another thread, errors as values."""
