@@ -102,6 +102,7 @@ def todoist(settings):
                 full_sync=body["sync_token"] == "*",
                 projects=[{**p, "is_deleted": False} for p in projects],
                 items=[],
+                user={"id": "todoist-user-1"},
             )
         return 200, {}, json.dumps(answer)
 

@@ -192,6 +192,7 @@ def test_status_of_a_user_without_anything(api_client):
         "last_run": None,
         "running": False,
         "blocked": [],
+        "account_changed_at": None,
     }
 
 
@@ -294,13 +295,17 @@ def _bulk_maps(user, count: int, start: int = 0) -> None:
     )
 
 
+STATUS_QUERIES = 6
+
+
 def test_status_costs_a_fixed_number_of_queries(
     api_client, user, django_assert_max_num_queries, django_assert_num_queries
 ):
     SyncRun.objects.create(job_id="r1", user=user, state="succeeded")
     _bulk_maps(user, 8)
-    # AUTH_QUERIES of them authenticate the key; the rest answer the status.
-    with django_assert_max_num_queries(5 + AUTH_QUERIES) as few:
+    # AUTH_QUERIES of them authenticate the key; the rest answer the status, one aggregate or
+    # row each: counts, recent errors, the last run, running, blocked projects, account change.
+    with django_assert_max_num_queries(STATUS_QUERIES + AUTH_QUERIES) as few:
         api_client.get(STATUS)
     _bulk_maps(user, 400, start=8)
     with django_assert_num_queries(len(few.captured_queries)):
@@ -315,7 +320,7 @@ def test_status_stays_fast_with_many_mappings(api_client, user, django_assert_ma
     size = 100_000 if os.environ.get("SOAK_SIZE") == "large" else 4_000
     _bulk_maps(user, size)
     started = time.monotonic()
-    with django_assert_max_num_queries(5 + AUTH_QUERIES):
+    with django_assert_max_num_queries(STATUS_QUERIES + AUTH_QUERIES):
         body = api_client.get(STATUS).json()
     assert time.monotonic() - started < 2
     assert body["counts"] == {"pending": size // 4, "synced": size // 2, "error": size // 4}
@@ -344,6 +349,7 @@ def test_schema_describes_the_sync_endpoints(api_client):
         "last_run",
         "running",
         "blocked",
+        "account_changed_at",
     }
     assert set(paths["/v1/sync/todoist/token"]) == {"get", "put", "delete"}
     assert "token" not in components["TodoistTokenOutput"]["properties"]

@@ -31,7 +31,7 @@ def test_create_sends_item_add_with_the_stored_uuid_as_temp_id(user, todoist):
     project = TodoistProject.objects.get(name="Planner")
     # The account is read once first (projects, and where later reads start from)...
     [read] = todoist.reads
-    assert (read["sync_token"], read["resource_types"]) == ("*", ["items", "projects"])
+    assert (read["sync_token"], read["resource_types"]) == ("*", ["items", "projects", "user"])
     # ...then one request: the missing project, and the task in it by the project's temp_id.
     add_project, command = todoist.sent
     assert add_project == {

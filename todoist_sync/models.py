@@ -66,6 +66,15 @@ class TodoistTaskMap(models.Model):
         related_name="mappings",
         verbose_name=_("Todoist project"),
     )
+    # The Todoist account the task lives in; a token of another account starts afresh there.
+    account = models.ForeignKey(
+        "TodoistAccount",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="mappings",
+        verbose_name=_("Todoist account"),
+    )
     # Why a pending task waits without being an error (its project is full): no attempts used.
     waiting_reason = models.CharField(_("waiting because"), max_length=200, blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
@@ -121,6 +130,10 @@ class TodoistAccount(models.Model):
     items_sync_token = models.TextField(_("items sync token"), blank=True)
     projects_sync_token = models.TextField(_("projects sync token"), blank=True)
     inbox_project_id = models.CharField(_("inbox project id"), max_length=64, blank=True)
+    # The Todoist user the token belongs to: two tokens of one user are one account.
+    todoist_user_id = models.CharField(_("Todoist user id"), max_length=64, blank=True)
+    # Set when this account took over from another one: the user's tasks were created afresh.
+    replaced_at = models.DateTimeField(_("replaced another account at"), null=True, blank=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:

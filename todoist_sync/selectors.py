@@ -12,6 +12,7 @@ from django.utils import timezone
 from todoist_sync.conf import conf
 from todoist_sync.models import (
     SyncRun,
+    TodoistAccount,
     TodoistChatProject,
     TodoistCredential,
     TodoistTaskMap,
@@ -73,6 +74,16 @@ def waiting_by_project(*, user_id: int) -> list[dict]:
         {"project": r["project__name"], "reason": r["waiting_reason"], "waiting": r["waiting"]}
         for r in rows
     ]
+
+
+def account_changed_at(*, user_id: int) -> datetime | None:
+    """When the user's token last opened another Todoist account than their tasks were in."""
+    return (
+        TodoistAccount.objects.filter(user_id=user_id, replaced_at__isnull=False)
+        .order_by("-replaced_at")
+        .values_list("replaced_at", flat=True)
+        .first()
+    )
 
 
 def chat_project(*, user_id: int, chat_id: int) -> str:

@@ -274,6 +274,7 @@ class SyncResult:
     full_sync: bool = False
     items: list[dict] = field(default_factory=list)
     projects: list[dict] = field(default_factory=list)
+    user: dict | None = None
 
 
 class _BearerAuth(AuthBase):
@@ -503,6 +504,8 @@ class TodoistClient:
                 ):
                     raise self._garbled(response, f"{kind} as a list of objects with ids")
                 read[kind] = objects
+            user = data.get("user")
+            read["user"] = user if isinstance(user, dict) and "id" in user else None
         return SyncResult(
             sync_status=statuses,
             temp_id_mapping={str(k): str(v) for k, v in mapping.items()},

@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 
 MAX_SYNC_COMMANDS = 100
 # Resource types this simulator serves; other Todoist types are accepted and answer nothing.
-RESOURCES = ("items", "projects")
+RESOURCES = ("items", "projects", "user")
 _TASK_COMMANDS = frozenset(
     {
         "item_update",
@@ -151,6 +151,9 @@ class SyncOps(ObjectOps):
         wanted = _resource_types(resource_types)
         since = None if token == "*" else decode_sync_token(token, self._sync_epoch, account)
         answer: dict[str, Any] = {"full_sync": since is None}
+        if "user" in wanted:
+            # The token's owner, full or incremental alike (its id tells accounts apart).
+            answer["user"] = {"id": account.user_id, "inbox_project_id": account.inbox_id}
         if since is None:
             # A full sync lists the active data only (v1: "all active resource data").
             answer["full_sync_date_utc"] = now_iso()

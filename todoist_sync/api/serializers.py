@@ -134,6 +134,11 @@ class SyncStatusOutputSerializer(serializers.Serializer):
     recent_errors = RecentErrorSerializer(many=True, help_text="Newest first, at most 20.")
     last_run = SyncRunOutputSerializer(allow_null=True)
     running = serializers.BooleanField(help_text="Whether a run of the user is in progress.")
+    account_changed_at = serializers.DateTimeField(
+        allow_null=True,
+        help_text="When your token last opened another Todoist account: your tasks were "
+        "created afresh there, and the previous account was left as it is.",
+    )
     blocked = BlockedProjectSerializer(
         many=True,
         help_text="Todoist projects that cannot take more tasks now (full: 300 active tasks), "

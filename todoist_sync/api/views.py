@@ -127,6 +127,7 @@ class SyncStatusApi(APIView):
                 "last_run": selectors.latest_run(user_id=user_id),
                 "running": selectors.run_in_progress(user_id=user_id),
                 "blocked": selectors.waiting_by_project(user_id=user_id),
+                "account_changed_at": selectors.account_changed_at(user_id=user_id),
             }
         )
         return Response(output.data)

@@ -69,17 +69,18 @@ def lease_acquire(*, user_id: int, holder: str, seconds: float | None = None) ->
     except IntegrityError:  # another worker created the row first: fine
         pass
     expires = now + timedelta(seconds=seconds or conf.TODOIST_LEASE_SECONDS)
-    with transaction.atomic():
-        taken = (
-            SyncLease.objects.filter(user_id=user_id)
-            .filter(
-                Q(holder="") | Q(expires_at__isnull=True) | Q(expires_at__lt=now) | Q(holder=holder)
-            )
-            .update(holder=holder, expires_at=expires, fence=F("fence") + 1)
+    taken = (
+        SyncLease.objects.filter(user_id=user_id)
+        .filter(
+            Q(holder="") | Q(expires_at__isnull=True) | Q(expires_at__lt=now) | Q(holder=holder)
         )
-        if taken != 1:
-            return None
-        number = SyncLease.objects.values_list("fence", flat=True).get(user_id=user_id)
+        .update(holder=holder, expires_at=expires, fence=F("fence") + 1)
+    )
+    if taken != 1:
+        return None
+    # Read after the UPDATE: should another run take the lease in between (ours expiring at
+    # once), this reads its fence, and our writes fail closed (LeaseLost).
+    number = SyncLease.objects.values_list("fence", flat=True).get(user_id=user_id)
     return Fence(user_id=user_id, holder=holder, number=number)
 
 
@@ -92,12 +93,14 @@ def lease_renew(*, user_id: int, holder: str, fence: int | None = None) -> bool:
 
 
 def lease_release(*, user_id: int, holder: str) -> bool:
-    """Give the lease up; answers whether a run asked for a follow-up meanwhile."""
-    with transaction.atomic():
-        lease = SyncLease.objects.select_for_update().filter(user_id=user_id, holder=holder)
-        wanted = lease.filter(follow_up=True).exists()
-        lease.update(holder="", expires_at=None, follow_up=False)
-    return wanted
+    """Give the lease up; answers whether a run asked for a follow-up meanwhile. Each UPDATE
+    is atomic on its own: a request for a follow-up lands before or after the first."""
+    lease = SyncLease.objects.filter(user_id=user_id, holder=holder)
+    released = dict(holder="", expires_at=None, follow_up=False)
+    if lease.filter(follow_up=True).update(**released):
+        return True
+    lease.update(**released)
+    return False
 
 
 def lease_ask_follow_up(*, user_id: int) -> None:

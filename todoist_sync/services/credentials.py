@@ -23,6 +23,7 @@ from todoist_sync.exceptions import (
     TokenUnreadable,
 )
 from todoist_sync.models import TodoistCredential
+from todoist_sync.services.accounts import todoist_account_identify
 from todoist_sync.services.coordination import rate_budget_acquire
 from todoist_sync.todoist import TodoistClient
 from todoist_sync.tokens import (
@@ -107,7 +108,7 @@ def todoist_credential_connect(
             retry_after=wait,
         )
     try:
-        (client or todoist_client(token=token)).get_user()
+        todoist_user = (client or todoist_client(token=token)).get_user()
     except TodoistError as exc:
         if exc.refused:
             raise TokenRejected from None
@@ -127,6 +128,7 @@ def todoist_credential_connect(
             "verified_at": timezone.now(),
         },
     )
+    todoist_account_identify(user_id=user.pk, token=token, todoist_user=todoist_user)
     event_record(user_id=user.pk, message=f"Todoist token …{token[-4:]} connected.")
     return credential
 

@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timedelta
 
 from django.contrib.auth import get_user_model
+from django.db.models import Case, Q, Value, When
 from django.utils import timezone
 
 from todoist_sync import selectors
@@ -28,6 +29,7 @@ from todoist_sync.conf import conf
 from todoist_sync.events import EventBuffer, Level
 from todoist_sync.exceptions import LeaseLost, NoTodoistToken, TodoistError, TodoistNotFoundError
 from todoist_sync.models import SyncRun, TodoistTaskMap
+from todoist_sync.services.accounts import mappings_follow_account
 from todoist_sync.services.coordination import (
     current_fence,
     lease_acquire,
@@ -60,6 +62,8 @@ from todoist_sync.tokens import token_key
 
 State = TodoistTaskMap.SyncState
 LEASE_HELD = "another sync of this user was running; a run follows it"
+WORKER_STOPPED = "the worker stopped before the run finished; a later run took over"
+JOB_LOST = "its job never reached a worker (lost); a later run took over"
 COUNTED = ("created", "updated", "closed", "reopened", "unchanged", "skipped", "failed")
 
 
@@ -211,19 +215,18 @@ class SyncEngine:
     def reap_lost_runs(self) -> None:
         """Holding the lease proves no other run of this user is alive: any still marked running
         lost its worker, and says so instead of showing "running" forever. Likewise runs queued
-        long before this one: their job was lost with its worker."""
+        long before this one: their job was lost with its worker. One UPDATE for both."""
         now = timezone.now()
-        others = SyncRun.objects.filter(user_id=self.user_id).exclude(pk=self.run.pk)
-        others.filter(state=SyncRun.State.RUNNING).update(
-            state=SyncRun.State.FAILED,
-            finished_at=now,
-            error_summary="the worker stopped before the run finished; a later run took over",
-        )
         lost_before = now - timedelta(seconds=conf.TODOIST_QUEUED_STALE_SECONDS)
-        others.filter(state=SyncRun.State.QUEUED, queued_at__lt=lost_before).update(
+        running = Q(state=SyncRun.State.RUNNING)
+        lost = Q(state=SyncRun.State.QUEUED, queued_at__lt=lost_before)
+        SyncRun.objects.filter(running | lost, user_id=self.user_id).exclude(pk=self.run.pk).update(
             state=SyncRun.State.FAILED,
             finished_at=now,
-            error_summary="its job never reached a worker (lost); a later run took over",
+            error_summary=Case(
+                When(running, then=Value(WORKER_STOPPED)),
+                default=Value(JOB_LOST),
+            ),
         )
 
     def connect(self) -> Transport:
@@ -263,6 +266,13 @@ class SyncEngine:
 
     def round(self, *, first: bool, task_ids: list[int] | None) -> None:
         """Decide, store and send one round; tasks with changes left go in the followups."""
+        if first:
+            mappings_follow_account(
+                user_id=self.user_id,
+                account=self.projects.account,
+                events=self.events,
+                identify=self.projects.identify,
+            )
         decisions = sync_plan(
             user_id=self.user_id,
             chat_id=self.run.chat_id,
@@ -360,6 +370,7 @@ class SyncEngine:
                     local_task_id=d.task.id,
                     request_id=str(uuid.uuid4()),
                     sync_state=State.PENDING,
+                    account=self.projects.account,
                 )
             elif d.plan.create:
                 # The previous create is resolved (failed for good, or deleted in Todoist):

@@ -35,6 +35,7 @@ MAP_FIELDS = [
     "next_retry_at",
     "error_permanent",
     "project",
+    "account",
     "waiting_reason",
     "updated_at",
 ]

@@ -26,7 +26,7 @@ from todoist_sync.services.transport import RunStop, Transport
 from todoist_sync.todoist import SyncResult
 
 INBOX = "Inbox"
-RESOURCES = ["items", "projects"]
+RESOURCES = ["items", "projects", "user"]
 
 
 def full_reason(name: str) -> str:
@@ -77,7 +77,33 @@ class ProjectDirectory:
         )
         account.items_sync_token = account.projects_sync_token = result.sync_token
         self.adopt(result.projects, whole=True)
-        account.save(update_fields=["items_sync_token", "projects_sync_token", "inbox_project_id"])
+        if result.user and not account.todoist_user_id:
+            account.todoist_user_id = str(result.user["id"])
+        account.save(
+            update_fields=[
+                "items_sync_token",
+                "projects_sync_token",
+                "inbox_project_id",
+                "todoist_user_id",
+            ]
+        )
+
+    def identify(self) -> None:
+        """Learn whose Todoist account the token opens (the account's first read tells it;
+        otherwise one read of the `user` alone). A failure leaves it unknown for now."""
+        try:
+            if not (self.account.items_sync_token and self.account.projects_sync_token):
+                self.read_everything_once()
+                return
+            result = self.transport.send(
+                lambda: self.transport.client.sync(sync_token="*", resource_types=["user"])
+            )
+        except TodoistError as exc:
+            self.transport.stop_on(exc)
+            return
+        if result.user:
+            self.account.todoist_user_id = str(result.user["id"])
+            self.account.save(update_fields=["todoist_user_id"])
 
     def read_projects(self) -> None:
         """Every project, read again (projects are few): a name not seen before may be a
