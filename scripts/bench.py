@@ -169,8 +169,10 @@ class Bench:
     # -- data ----------------------------------------------------------------------------------
 
     def make_user(self, label: str, size: int, *, done_share: bool = False) -> Any:
-        """A fresh user with `size` tasks: open and blocked (one command each), optionally every
-        fourth done (create + close: two commands)."""
+        """A fresh user with `size` tasks, as a planner used for a while holds them: 97% done
+        (create + close: two commands), 3% open or blocked (one command), so no project holds
+        more than Todoist's 300 open tasks at 10,000. With `done_share`, every fourth done and
+        the rest open, spread over three chats with a project each (at most 1,000 tasks)."""
         import datetime
 
         from django.contrib.auth import get_user_model
@@ -183,9 +185,10 @@ class Bench:
         words = ["report", "groceries", "dentist", "invoice", "slides", "garden", "taxes", "bike"]
         tasks = []
         for i in range(size):
-            status = "blocked" if i % 5 == 0 else "open"
-            if done_share and i % 4 == 3:
-                status = "done"
+            if done_share:
+                status = "done" if i % 4 == 3 else "blocked" if i % 5 == 0 else "open"
+            else:
+                status = "open" if i % 100 < 2 else "blocked" if i % 100 == 2 else "done"
             tasks.append(
                 Task(
                     user=user,
@@ -198,6 +201,13 @@ class Bench:
                 )
             )
         Task.objects.bulk_create(tasks, batch_size=1000)
+        if done_share:
+            from todoist_sync.models import TodoistChatProject
+
+            TodoistChatProject.objects.bulk_create(
+                TodoistChatProject(user=user, chat_id=1000 + n, project_name=f"Chat {n}")
+                for n in range(3)
+            )
         return user
 
     def edit_titles(self, user: Any, share: float = 0.1) -> int:
@@ -223,6 +233,8 @@ class Bench:
             TODOIST_USE_BATCH=batch,
             TODOIST_BATCH_SIZE=100,
             TODOIST_RATE_LIMIT_REQUESTS=RATE_LIMIT if limited else UNLIMITED_BUDGET,
+            # One user per token here: their share of it is the whole budget.
+            TODOIST_RATE_LIMIT_USER_REQUESTS=RATE_LIMIT if limited else UNLIMITED_BUDGET,
             TODOIST_RATE_LIMIT_WINDOW=RATE_WINDOW if limited else 900.0,
             TODOIST_RATE_LIMIT_MAX_WAIT=120.0,
         ):
@@ -344,7 +356,8 @@ class Bench:
 
     def mixed_series(self, size: int) -> None:
         label = f"mixed-{size}"
-        self.log(f"batched path, {size} tasks, every fourth done")
+        size = min(size, 1000)  # three projects of at most 300 open tasks
+        self.log(f"batched path, {size} tasks, every fourth done, three chats' projects")
         user = self.make_user(label, size, done_share=True)
         result = self.measure("initial sync, 25% done (info)", "batched", size, user, label)
         self.verify_initial(user, label, size, result)
@@ -543,7 +556,7 @@ def render(bench: Bench, machine: dict[str, str], started: float, argv: list[str
             f"| {_ratio(n.requests, r.requests)} | {r.wall:.2f} | {naive_s} | {time_ratio} |"
         )
 
-    lines += ["", "## Targets (issue #5)", "", "| Target | Figure | Limit | Result |"]
+    lines += ["", "## Targets (issues #5 and #10)", "", "| Target | Figure | Limit | Result |"]
     lines += ["|---|---|---|---|"]
     for target, figure, limit, ok in targets(results):
         lines.append(f"| {target} | {figure} | {limit} | {'PASS' if ok else '**FAIL**'} |")
@@ -564,7 +577,9 @@ def targets(results: list[Result]) -> list[tuple[str, str, str, bool]]:
     for size in sizes:
         initial = batched.get(("initial sync", size))
         if initial:
-            limit = math.ceil(size / 100) + 2
+            # Issue #10: ceil(commands / 100) + 2 (the account's read, and room for one more);
+            # the project's creation is one of the commands.
+            limit = math.ceil(initial.commands / 100) + 2
             rows.append(
                 (
                     f"Initial sync of {size:,}: requests",
@@ -604,8 +619,8 @@ def targets(results: list[Result]) -> list[tuple[str, str, str, bool]]:
                 f"{LATENCY_MS:.0f} ms = {floor:.2f} s)"
                 if floor
                 else f"{big.wall:.2f} s",
-                f"<= 1.5x ({1.5 * floor:.2f} s) and < 10 s",
-                bool(floor) and big.wall <= 1.5 * floor and big.wall < 10,
+                f"<= 1.3x ({1.3 * floor:.2f} s) and < 10 s",
+                bool(floor) and big.wall <= 1.3 * floor and big.wall < 10,
             )
         )
     if len(sizes) >= 2:
