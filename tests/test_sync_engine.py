@@ -19,6 +19,7 @@ from todoist_sync.models import RateBudget, SyncLease, SyncRun, TodoistTaskMap
 from todoist_sync.services import coordination, engine, planning
 from todoist_sync.services.coordination import BUDGET_MARGIN_SECONDS
 from todoist_sync.services.settling import Settler
+from todoist_sync.tokens import token_key
 
 pytestmark = pytest.mark.django_db
 
@@ -370,7 +371,7 @@ def test_transient_failure_heals_when_the_scheduled_job_runs(user, sim):
     assert len(sim_tasks(sim)) == 1
 
 
-def test_rate_limit_stops_the_run_and_resumes_no_sooner(user, sim, settings):
+def test_rate_limit_stops_the_run_and_resumes_no_sooner(user, sim, settings, sim_token):
     settings.TODOIST_USE_BATCH = False
     make_task(user, "Before")
     run_sync(user)  # the account read and the project, before the limit
@@ -382,7 +383,7 @@ def test_rate_limit_stops_the_run_and_resumes_no_sooner(user, sim, settings):
     assert run.requests == 1  # stopped at the first 429
     assert TodoistTaskMap.objects.filter(sync_state="pending").count() >= 1
     assert not TodoistTaskMap.objects.filter(sync_state="error").exists()
-    budget = RateBudget.objects.exclude(key__contains=":user:").get()  # the token's own
+    budget = RateBudget.objects.get(key=token_key(sim_token))  # the token's own, not a share
     assert budget.blocked_until >= timezone.now() + datetime.timedelta(seconds=100)
     schedule = Schedule.objects.get(name=f"todoist-sync-user-{user.pk}")
     assert schedule.next_run >= timezone.now() + datetime.timedelta(seconds=100)
@@ -585,7 +586,7 @@ def test_rate_budget_sleeps_short_waits(user, sim, settings):
 def test_rate_budget_is_per_token_and_holds_no_token(user, sim, sim_token):
     make_task(user, "x")
     run_sync(user)
-    budget = RateBudget.objects.exclude(key__contains=":user:").get()  # the token's own
+    budget = RateBudget.objects.get(key=token_key(sim_token))  # the token's own, not a share
     assert sim_token not in budget.key and len(budget.key) == 64
 
 

@@ -3,6 +3,7 @@ error that stops the run does. The pushers (`pushers.py`) send through one `Tran
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from concurrent.futures import Future
 from datetime import datetime, timedelta
@@ -29,6 +30,11 @@ from todoist_sync.todoist import MAX_IDS_PER_QUERY, SyncResult, TodoistClient
 T = TypeVar("T")
 
 
+def user_share_key(budget_key: str, user_id: int) -> str:
+    """The budget key of one user's share of a shared token (a digest: keys are 64 chars)."""
+    return hashlib.sha256(f"{budget_key}:user:{user_id}".encode()).hexdigest()
+
+
 class RunStop(Exception):
     """Ends the run early: the rest stays pending (its commands are stored) for a later run."""
 
@@ -52,7 +58,7 @@ class Transport:
         self.client = client
         self.budget_key = budget_key
         # A shared token's budget is shared fairly: each user also has a share of it.
-        self.user_share_key = f"{budget_key}:user:{run.user_id}" if shared else ""
+        self.user_share_key = user_share_key(budget_key, run.user_id) if shared else ""
         self.run = run
         self.user_id = run.user_id
         self.holder = run.job_id
