@@ -83,21 +83,28 @@ def mappings_save(mappings: list[TodoistTaskMap]) -> None:
             # Only the model's own quoted table and column names go in the text.
             sql = f"UPDATE {table} SET {', '.join(sets)} WHERE {quote('id')} = %s"  # noqa: S608
             cursor.executemany(sql, [[*params(m), m.pk] for m in rows])
-            return
-        width = len(columns) + 2  # the id, the forgotten flag, then the columns
-        sets = [f"{tid} = CASE WHEN v.column2 THEN NULL ELSE COALESCE(v.column3, {tid}) END"]
-        sets += [f"{quote(column)} = v.column{n}" for n, column in enumerate(columns[1:], 4)]
-        chunk = max(1, 900 // width)
-        for start in range(0, len(rows), chunk):
-            part = rows[start : start + chunk]
-            values = ", ".join([f"({', '.join(['%s'] * width)})"] * len(part))
-            sql = (
-                f"UPDATE {table} SET {', '.join(sets)} FROM (VALUES {values}) AS v "  # noqa: S608
-                f"WHERE {table}.{quote('id')} = v.column1"
-            )
-            cursor.execute(sql, [value for m in part for value in (m.pk, *params(m))])
+        else:
+            _save_sqlite(cursor, rows, columns, params, quote, table, tid)
     for m in rows:
         m.todoist_id_forgotten = False
+
+
+def _save_sqlite(
+    cursor: Any, rows: list, columns: list[str], params: Any, quote: Any, table: str, tid: str
+) -> None:
+    """SQLite: one UPDATE ... FROM (VALUES ...) statement a chunk."""
+    width = len(columns) + 2  # the id, the forgotten flag, then the columns
+    sets = [f"{tid} = CASE WHEN v.column2 THEN NULL ELSE COALESCE(v.column3, {tid}) END"]
+    sets += [f"{quote(column)} = v.column{n}" for n, column in enumerate(columns[1:], 4)]
+    chunk = max(1, 900 // width)
+    for start in range(0, len(rows), chunk):
+        part = rows[start : start + chunk]
+        values = ", ".join([f"({', '.join(['%s'] * width)})"] * len(part))
+        sql = (
+            f"UPDATE {table} SET {', '.join(sets)} FROM (VALUES {values}) AS v "  # noqa: S608
+            f"WHERE {table}.{quote('id')} = v.column1"
+        )
+        cursor.execute(sql, [value for m in part for value in (m.pk, *params(m))])
 
 
 def mappings_insert(*, user_id: int, mappings: list[TodoistTaskMap]) -> None:
