@@ -15,14 +15,12 @@ from todoist_api_python.models import Project as SdkProject
 from todoist_api_python.models import Task as SdkTask
 
 from planner.models import Task
-from todoist_sim import SimConfig, Simulator
 from todoist_sync import services
 from todoist_sync.models import TodoistChatProject
 from todoist_sync.services.credentials import todoist_client
 
 pytestmark = pytest.mark.django_db
 
-TOKEN = "sim-token-contract-1"
 
 # The arguments of each /sync command the engine may send, from the v1 reference ("Sync",
 # "Tasks" and "Projects" commands). Required ones first; `one_of`: exactly one of them.
@@ -60,8 +58,8 @@ NEEDS_TEMP_ID = {"item_add", "project_add"}
 class RecordingClient:
     """The real adapter, keeping every command it sends."""
 
-    def __init__(self) -> None:
-        self.client = todoist_client(token=TOKEN)
+    def __init__(self, token: str) -> None:
+        self.client = todoist_client(token=token)
         self.commands: list[dict[str, Any]] = []
 
     def __getattr__(self, name: str) -> Any:
@@ -70,14 +68,6 @@ class RecordingClient:
     def sync(self, commands=(), **kwargs):
         self.commands.extend(commands)
         return self.client.sync(commands, **kwargs)
-
-
-@pytest.fixture
-def sim(settings):
-    with Simulator(SimConfig(seed=9), tokens={"alice": TOKEN}, worst_case=True) as simulator:
-        settings.TODOIST_API_URL = simulator.url
-        settings.TODOIST_API_TOKEN = TOKEN
-        yield simulator
 
 
 def problems_of(command: dict[str, Any]) -> list[str]:
@@ -106,8 +96,8 @@ def problems_of(command: dict[str, Any]) -> list[str]:
     return found
 
 
-def test_every_command_the_engine_sends_is_one_todoist_accepts(user, sim):
-    recorder = RecordingClient()
+def test_every_command_the_engine_sends_is_one_todoist_accepts(user, sim, sim_token):
+    recorder = RecordingClient(sim_token)
 
     def run():
         result = services.sync_run_execute(user_id=user.pk, client=recorder)
@@ -144,12 +134,12 @@ def test_the_contract_table_catches_a_wrong_command():
     assert not problems_of({"type": "item_close", "uuid": "u", "args": {"id": "5"}})
 
 
-def test_the_sdk_parses_every_task_and_project_the_simulator_answers(user, sim):
+def test_the_sdk_parses_every_task_and_project_the_simulator_answers(user, sim, sim_token):
     for n in range(3):
         Task.objects.create(user=user, title=f"t{n}", due_date=f"2030-01-0{n + 1}")
     Task.objects.create(user=user, title="done", status="done")
     services.sync_run_execute(user_id=user.pk)
-    client = todoist_client(token=TOKEN)
+    client = todoist_client(token=sim_token)
     everything = client.sync(sync_token="*", resource_types=["items", "projects"])
     listed = client.list_tasks(ids=[t["id"] for t in sim.tasks("alice")])
 

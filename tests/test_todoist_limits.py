@@ -1,6 +1,6 @@
 """The engine against Todoist's real limits, with the simulator doing the worst plausible thing
-wherever Todoist is undocumented (`Simulator(worst_case=True)`): projects and the 300-task cap,
-1 MiB bodies, creates confirmed without ids, no X-Request-Id dedupe."""
+wherever Todoist is undocumented (its defaults, as conftest's `sim` has them): projects and the
+300-task cap, 1 MiB bodies, creates confirmed without ids, no X-Request-Id dedupe."""
 
 from __future__ import annotations
 
@@ -9,23 +9,12 @@ import math
 import pytest
 
 from planner.models import Task
-from todoist_sim import SimConfig, Simulator
 from todoist_sync import selectors, services
 from todoist_sync.models import TodoistChatProject, TodoistProject, TodoistTaskMap
 
 pytestmark = pytest.mark.django_db
 
-TOKEN = "sim-token-limits-1"
 NON_ASCII = "Грибы, ёлки и 漢字 — "  # two to three bytes each in UTF-8, six as \\uXXXX
-
-
-@pytest.fixture
-def sim(settings):
-    with Simulator(SimConfig(seed=5), tokens={"alice": TOKEN}, worst_case=True) as simulator:
-        settings.TODOIST_API_URL = simulator.url
-        settings.TODOIST_API_TOKEN = TOKEN
-        settings.TODOIST_USE_BATCH = True
-        yield simulator
 
 
 def run(user, **kwargs):

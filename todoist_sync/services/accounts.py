@@ -17,6 +17,7 @@ from django.utils import timezone
 from todoist_sync.events import EventBuffer, Level
 from todoist_sync.models import TodoistAccount, TodoistTaskMap
 from todoist_sync.services.coordination import fenced
+from todoist_sync.services.persistence import mappings_reset
 from todoist_sync.tokens import token_key
 
 
@@ -51,22 +52,7 @@ def mappings_follow_account(
     same = Q(account__isnull=True) | Q(account__todoist_user_id=account.todoist_user_id)
     with fenced():
         elsewhere.filter(same).update(account=account)
-        moved = elsewhere.exclude(same).update(
-            account=account,
-            project=None,
-            todoist_task_id=None,
-            pushed=None,
-            pushed_fingerprint="",
-            inflight=None,
-            sync_state=TodoistTaskMap.SyncState.PENDING,
-            waiting_reason="",
-            last_error="",
-            attempts=0,
-            error_permanent=False,
-            failed_fingerprint="",
-            next_retry_at=None,
-            updated_at=timezone.now(),
-        )
+        moved = mappings_reset(elsewhere.exclude(same), account=account, project=None)
     if moved:
         account.replaced_at = timezone.now()
         account.save(update_fields=["replaced_at"])

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import connections, router
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from todoist_sync.models import TodoistTaskMap
@@ -57,6 +58,27 @@ def forget_todoist_id(mapping: TodoistTaskMap) -> None:
     a stored id: a run that read the mapping before the id arrived cannot erase it."""
     mapping.todoist_task_id = None
     mapping.todoist_id_forgotten = True
+
+
+def mappings_reset(mappings: QuerySet[TodoistTaskMap], **also: Any) -> int:
+    """These mappings' tasks are gone from the Todoist account they go to (their project was
+    deleted, or it is another account): pending, created afresh by the next round. One UPDATE;
+    answers how many."""
+    return mappings.update(
+        todoist_task_id=None,
+        pushed=None,
+        pushed_fingerprint="",
+        inflight=None,
+        sync_state=TodoistTaskMap.SyncState.PENDING,
+        waiting_reason="",
+        last_error="",
+        attempts=0,
+        error_permanent=False,
+        failed_fingerprint="",
+        next_retry_at=None,
+        updated_at=timezone.now(),
+        **also,
+    )
 
 
 def mappings_save(mappings: list[TodoistTaskMap]) -> None:

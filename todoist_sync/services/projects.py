@@ -22,6 +22,7 @@ from todoist_sync.events import EventBuffer, Level
 from todoist_sync.exceptions import TodoistError
 from todoist_sync.models import SyncRun, TodoistAccount, TodoistProject, TodoistTaskMap
 from todoist_sync.services.coordination import fenced
+from todoist_sync.services.persistence import mappings_reset
 from todoist_sync.services.transport import RunStop, Transport
 from todoist_sync.todoist import SyncResult
 
@@ -319,24 +320,6 @@ class ProjectDirectory:
         except TodoistError as exc:
             self.transport.stop_on(exc)  # otherwise: not known now; the next run reads again
 
-    @staticmethod
-    def reset(mappings: Any) -> None:
-        """These tasks are gone from Todoist with their project: pending, to be created."""
-        mappings.update(
-            todoist_task_id=None,
-            pushed=None,
-            pushed_fingerprint="",
-            inflight=None,
-            sync_state=TodoistTaskMap.SyncState.PENDING,
-            waiting_reason="",
-            last_error="",
-            attempts=0,
-            error_permanent=False,
-            failed_fingerprint="",
-            next_retry_at=None,
-            updated_at=timezone.now(),
-        )
-
     def forget(self, project: TodoistProject) -> list[int]:
         """The project was deleted in Todoist (and its tasks with it): create it, and its tasks,
         again (once a run). Answers the local ids of its tasks, all pending again."""
@@ -348,7 +331,7 @@ class ProjectDirectory:
         task_ids = list(mappings.values_list("local_task_id", flat=True))
         self.reset_ids.extend(task_ids)
         with fenced():
-            self.reset(mappings)
+            mappings_reset(mappings)
         project.todoist_project_id, project.request_id, project.full_since = None, "", None
         project.save(update_fields=["todoist_project_id", "request_id", "full_since"])
         self.events.add(
