@@ -1,9 +1,8 @@
 """HTTP adapter for the Todoist API v1 (https://api.todoist.com/api/v1).
 
 What this module is: one thin client that sends exactly one HTTP request per call and turns the
-answer into a plain value (dict / list / ``SyncResult``) or a typed ``TodoistError``. The single
-classifier, ``error_from_response``, is shared with the sync engine so per-command errors inside
-``/sync`` answers are classified the same way as whole-request errors.
+answer into a plain value (dict / list / ``SyncResult``) or a typed ``TodoistError``; what the
+answers mean is `todoist_sync.answers`.
 
 What it is not: it holds no policy. No retries, no sleeping or backoff, no batching decisions, no
 mapping of local fields to Todoist fields, no persistence, and no Django settings (the engine passes
@@ -16,29 +15,32 @@ Secrets: the token lives only inside a private auth object and is sent per reque
 
 from __future__ import annotations
 
-import email.utils
 import json
 import logging
-import math
 import re
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any
 from urllib.parse import quote, urlencode
 
 import requests
 from requests.auth import AuthBase
 
+from todoist_sync.answers import (
+    MAX_QUOTED_BODY_CHARS,
+    SyncResult,
+    classify,
+    clip,
+    error_from_response,
+    redact,
+    sync_result_from,
+)
 from todoist_sync.exceptions import (
-    DEFAULT_RETRY_AFTER,
     TodoistAuthError,
     TodoistConfigurationError,
     TodoistError,
     TodoistNotFoundError,
-    TodoistPayloadTooLargeError,
     TodoistRateLimitedError,
     TodoistTransientError,
     TodoistValidationError,
@@ -66,215 +68,10 @@ MAX_SYNC_COMMANDS = 100  # Todoist's documented cap per /sync request
 MAX_REQUEST_ID_BYTES = 36  # documented limit for X-Request-Id
 MAX_IDS_PER_QUERY = 100  # keeps GET /tasks?ids=... query strings reasonably short
 LIST_PAGE_LIMIT = 200  # Todoist's maximum page size for GET /tasks
-_MAX_DETAIL_CHARS = 500
-_MAX_QUOTED_BODY_CHARS = 200
-_CURRENT_API_URL = "https://api.todoist.com/api/v1"
-
-
-# --------------------------------------------------------------------------------------------------
-# Classification
-
-
-_BEARER_RE = re.compile(r"(?i)(bearer\s+)\S+")
-
-
-def _redact(text: str, secret: str | None) -> str:
-    if secret:
-        text = text.replace(secret, "[redacted]")
-    # Belt and braces: any echoed Authorization value, whatever the token.
-    return _BEARER_RE.sub(r"\1[redacted]", text)
-
-
-def _clip(text: str, limit: int) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "\u2026"
-
-
-def _header(headers: Mapping[str, str] | None, name: str) -> str | None:
-    if not headers:
-        return None
-    value = headers.get(name)
-    if value is None:
-        lowered = name.lower()
-        for key, candidate in headers.items():
-            if isinstance(key, str) and key.lower() == lowered:
-                value = candidate
-                break
-    return value if isinstance(value, str) else None
-
-
-def _str_or_none(value: object) -> str | None:
-    return value if isinstance(value, str) and value else None
-
-
-def _int_or_none(value: object) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
-def _now() -> datetime:
-    """Current UTC time; a function so tests can pin it."""
-    return datetime.now(UTC)
-
-
-def _non_negative_seconds(value: object) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    seconds = float(value)
-    return seconds if math.isfinite(seconds) and seconds >= 0 else None
-
-
-def _retry_after_seconds(headers: Mapping[str, str] | None, extra: Mapping[str, Any]) -> float:
-    raw = _header(headers, "Retry-After")
-    if raw is not None:
-        raw = raw.strip()
-        try:
-            seconds = _non_negative_seconds(float(raw))
-        except ValueError:
-            seconds = None
-            try:
-                when = email.utils.parsedate_to_datetime(raw)
-            except (TypeError, ValueError, IndexError):
-                when = None
-            if when is not None:
-                if when.tzinfo is None:  # "-0000" dates parse naive; HTTP dates are GMT
-                    when = when.replace(tzinfo=UTC)
-                seconds = max(0.0, (when - _now()).total_seconds())
-        if seconds is not None:
-            return seconds
-    from_body = _non_negative_seconds(extra.get("retry_after"))
-    return from_body if from_body is not None else DEFAULT_RETRY_AFTER
-
-
-def _coerce_body(body: object) -> object:
-    if isinstance(body, (bytes, bytearray)):
-        body = bytes(body).decode("utf-8", errors="replace")
-    if isinstance(body, str) and body.lstrip().startswith("{"):
-        try:
-            return json.loads(body)
-        except ValueError:
-            return body
-    return body
-
-
-def _classify(
-    status: int | None,
-    body: object,
-    headers: Mapping[str, str] | None = None,
-    secret: str | None = None,
-) -> TodoistError:
-    body = _coerce_body(body)
-    tag: str | None = None
-    code: int | None = None
-    argument: str | None = None
-    message: str | None = None
-    extra: Mapping[str, Any] = {}
-    if isinstance(body, Mapping):
-        tag = _str_or_none(body.get("error_tag"))
-        code = _int_or_none(body.get("error_code"))
-        raw_extra = body.get("error_extra")
-        if isinstance(raw_extra, Mapping):
-            extra = raw_extra
-        argument = _str_or_none(extra.get("argument"))
-        # The explanation is the specific reason; "error" is the generic class of problem.
-        message = _str_or_none(extra.get("explanation")) or _str_or_none(body.get("error"))
-    elif isinstance(body, str) and body.strip():
-        message = body
-    if message is not None:
-        message = _clip(_redact(message, secret), _MAX_QUOTED_BODY_CHARS)
-    if argument is not None:
-        argument = _clip(_redact(argument, secret), 100)
-
-    if argument and message:
-        reason = f"{argument}: {message}"
-    elif argument:
-        reason = f"argument {argument}"
-    else:
-        reason = message
-
-    def detail(lead: str, suffix: str = "") -> str:
-        where = " ".join(str(part) for part in (status, tag) if part is not None)
-        text = f"{lead} ({where})" if where else lead
-        if reason:
-            text = f"{text}: {reason}"
-        return _clip(_redact(text + suffix, secret), _MAX_DETAIL_CHARS)
-
-    common: dict[str, Any] = {"status": status, "error_tag": tag, "error_code": code}
-
-    auth_tag = tag is not None and tag.startswith("AUTH_")
-    if (
-        status == 401
-        or (status == 403 and (tag is None or auth_tag))
-        or (status is None and auth_tag)
-    ):
-        return TodoistAuthError(detail("Todoist rejected the credentials"), **common)
-    # A tagged non-AUTH 403 (e.g. MAX_ITEMS_LIMIT_REACHED) is about this request, not the token.
-    # status None only comes from a /sync command error without http_code: a refused command.
-    if status in (400, 403, 422, None):
-        return TodoistValidationError(
-            detail("Todoist rejected the request"), argument=argument, **common
-        )
-    if status == 404:
-        return TodoistNotFoundError(detail("Todoist could not find the item"), **common)
-    if status == 429:
-        retry_after = _retry_after_seconds(headers, extra)
-        return TodoistRateLimitedError(
-            detail("Todoist rate limit reached", f"; retry after {retry_after:g} s"),
-            retry_after=retry_after,
-            **common,
-        )
-    if status == 413:
-        return TodoistPayloadTooLargeError(
-            detail("Todoist refused the request body as too large"), **common
-        )
-    if status == 410:
-        return TodoistConfigurationError(
-            "Todoist answered 410 Gone: this API version is retired; "
-            f"set TODOIST_API_URL to {_CURRENT_API_URL}",
-            **common,
-        )
-    if status == 408 or (status is not None and status >= 500):
-        return TodoistTransientError(detail("Todoist is temporarily unavailable"), **common)
-    if status is not None and 300 <= status < 500:
-        # Redirects are not followed (they would turn a POST into a GET): a wrong base URL.
-        return TodoistConfigurationError(
-            detail(
-                "Todoist answered an unexpected status",
-                f"; check TODOIST_API_URL ({_CURRENT_API_URL})",
-            ),
-            **common,
-        )
-    return TodoistTransientError(detail("Todoist gave an unexpected answer"), **common)
-
-
-def error_from_response(
-    status: int, body: object, headers: Mapping[str, str] | None = None
-) -> TodoistError:
-    """Classify one error answer into the matching ``TodoistError`` subclass.
-
-    ``body`` may be the parsed JSON error object, its text, bytes, plain text or ``None``. Also
-    used for the per-command errors in ``/sync`` answers: pass the command's error object as
-    ``body`` and its ``http_code`` as ``status``.
-    """
-    return _classify(status, body, headers)
 
 
 # --------------------------------------------------------------------------------------------------
 # Client
-
-
-@dataclass(frozen=True)
-class SyncResult:
-    """Parsed ``/sync`` answer: per-command outcome by uuid, temp id -> real id, raw answer;
-    for a read, the objects changed since the ``sync_token`` sent and the new token."""
-
-    sync_status: dict[str, Literal["ok"] | TodoistError]
-    temp_id_mapping: dict[str, str]
-    raw: dict
-    sync_token: str | None = None
-    full_sync: bool = False
-    items: list[dict] = field(default_factory=list)
-    projects: list[dict] = field(default_factory=list)
-    user: dict | None = None
 
 
 class _BearerAuth(AuthBase):
@@ -464,53 +261,13 @@ class TodoistClient:
             body["sync_token"] = sync_token
             body["resource_types"] = list(resource_types or ())
         response = self._request("POST", "/sync", json=body)
-        data = self._json_from(response)
-        if not isinstance(data, dict):
-            raise self._garbled(response, "an object")
-        if data.get("sync_status") is None and not commands:
-            data = {**data, "sync_status": {}}  # a read only: nothing to report
-        if not isinstance(data.get("sync_status"), dict):
-            raise self._garbled(response, "an object with sync_status")
-        mapping = data.get("temp_id_mapping", {})
-        if mapping is None:
-            mapping = {}
-        if not isinstance(mapping, dict):
-            raise self._garbled(response, "temp_id_mapping as an object")
-
-        statuses: dict[str, Literal["ok"] | TodoistError] = {}
-        for uuid, outcome in data["sync_status"].items():
-            if outcome == "ok":
-                statuses[str(uuid)] = "ok"
-            elif isinstance(outcome, Mapping):
-                statuses[str(uuid)] = _classify(
-                    _int_or_none(outcome.get("http_code")), outcome, None, self._auth._token
-                )
-            else:
-                statuses[str(uuid)] = TodoistTransientError(
-                    "Todoist gave an unreadable status for this command",
-                    status=response.status_code,
-                )
-        read: dict[str, Any] = {}
-        if sync_token is not None:
-            token = data.get("sync_token")
-            if not isinstance(token, str) or not token:
-                raise self._garbled(response, "a sync_token")
-            read["sync_token"] = token
-            read["full_sync"] = bool(data.get("full_sync"))
-            for kind in ("items", "projects"):
-                objects = data.get(kind) or []
-                if not isinstance(objects, list) or not all(
-                    isinstance(o, dict) and "id" in o for o in objects
-                ):
-                    raise self._garbled(response, f"{kind} as a list of objects with ids")
-                read[kind] = objects
-            user = data.get("user")
-            read["user"] = user if isinstance(user, dict) and "id" in user else None
-        return SyncResult(
-            sync_status=statuses,
-            temp_id_mapping={str(k): str(v) for k, v in mapping.items()},
-            raw=data,
-            **read,
+        return sync_result_from(
+            self._json_from(response),
+            commands=commands,
+            read=sync_token is not None,
+            status=response.status_code,
+            secret=self._auth._token,
+            garbled=lambda expected: self._garbled(response, expected),
         )
 
     # -- plumbing ---------------------------------------------------------------------------------
@@ -574,7 +331,7 @@ class TodoistClient:
             raise error
         assert response is not None
         if not 200 <= response.status_code < 300:
-            raise _classify(
+            raise classify(
                 response.status_code,
                 self._error_body(response),
                 response.headers,
@@ -585,7 +342,7 @@ class TodoistClient:
     def _transport_error(
         self, cls: type[TodoistError], lead: str, exc: requests.RequestException
     ) -> TodoistError:
-        text = _clip(_redact(str(exc), self._auth._token), _MAX_QUOTED_BODY_CHARS)
+        text = clip(redact(str(exc), self._auth._token), MAX_QUOTED_BODY_CHARS)
         return cls(
             f"{lead}: {type(exc).__name__}: {text}" if text else f"{lead}: {type(exc).__name__}"
         )
