@@ -3,6 +3,8 @@
 # when missing (a fresh CI machine has nothing but Python). Sourced by .ci/run.
 #   start_postgres  -> exports DATABASE_URL (a throwaway cluster; PG_PORT, default 54329)
 #   start_redis     -> exports REDIS_URL (REDIS_PORT, default 63799)
+#   ensure_chromium -> Debian's chromium for the browser test (Playwright drives it; its own
+#                      browser download is not used)
 #   stop_services   -> stops what this script started
 
 SERVICES_DIR="${SERVICES_DIR:-$(mktemp -d /tmp/planner-ci.XXXXXX)}"
@@ -57,6 +59,14 @@ start_redis() {
   REDIS_STARTED="$SERVICES_DIR/redis.pid"
   export REDIS_URL="redis://127.0.0.1:$port/0"
   echo "ci: Redis on 127.0.0.1:$port"
+}
+
+ensure_chromium() {
+  if ! command -v chromium >/dev/null 2>&1; then
+    echo "ci: installing Chromium from Debian's packages"
+    _apt_install chromium
+  fi
+  echo "ci: $(chromium --version 2>/dev/null)"
 }
 
 stop_services() {

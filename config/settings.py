@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+
 from django.core.exceptions import ImproperlyConfigured
 
 from config.env import BASE_DIR, env
@@ -31,12 +33,19 @@ INSTALLED_APPS = [
     # API keys stored as a digest only.
     "knox",
     "drf_spectacular",
+    # Swagger UI's files, served from here: /v1/docs/ needs no CDN.
+    "drf_spectacular_sidecar",
     "django_q",
+    # /metrics (request and database metrics) and /healthz (`manage.py health_check`).
+    "django_prometheus",
+    "health_check",
     "planner",
     "todoist_sync",
 ]
 
 MIDDLEWARE = [
+    # First and last: the request metrics time everything in between.
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -45,6 +54,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -77,6 +87,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         }
     )
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=0))
+# django-prometheus's wrapper of the same engine counts connections, queries and their errors.
+DATABASES["default"]["ENGINE"] = DATABASES["default"]["ENGINE"].replace(
+    "django.db.backends.", "django_prometheus.db.backends.", 1
+)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -105,6 +119,9 @@ if env.bool("SECURE_PROXY_SSL_HEADER", default=False):
     # Behind a TLS-terminating proxy that sets X-Forwarded-Proto.
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 X_FRAME_OPTIONS = "DENY"
+# Probes and scrapers speak plain HTTP inside the network; a redirect would not protect a
+# scraper's token anyway (it was sent before the redirect).
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$"]
 
 # The cache holds the API's throttle counts. LocMem is per process: each gunicorn worker and
 # each machine counts on its own, so a limit is only exact with REDIS_URL (shared by all).
@@ -118,7 +135,15 @@ if REDIS_URL:
         }
     }
 else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+        # django-q2's ORM broker keeps each cluster's heartbeat in a cache: one the web process
+        # can read too (/healthz), in files on this machine. With REDIS_URL it is in Redis.
+        "django_q": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": env("Q_STATUS_DIR", default=str(BASE_DIR / "var" / "qcluster-status")),
+        },
+    }
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -161,6 +186,12 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Tasks for the planner's Telegram bot, and their one-way sync to Todoist.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI from drf-spectacular-sidecar's static files, not a CDN; no validator badge
+    # (it would send the schema's address to validator.swagger.io).
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
     "SERVE_PERMISSIONS": ["planner.api.permissions.DocsPermission"],
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
@@ -189,6 +220,7 @@ if REDIS_URL:
     Q_CLUSTER["redis"] = REDIS_URL
 else:
     Q_CLUSTER["orm"] = "default"
+    Q_CLUSTER["cache"] = "django_q"  # where clusters write their heartbeat (see CACHES)
 
 # Todoist sync (read through todoist_sync.conf, never directly).
 TODOIST_API_URL = env("TODOIST_API_URL", default="https://api.todoist.com/api/v1")
@@ -204,6 +236,7 @@ _TODOIST_FROM_ENV = {
     "TODOIST_RECREATE_DELETED": env.bool,
     "TODOIST_CLOSE_ARCHIVED": env.bool,
     "TODOIST_BLOCKED_LABEL": env.str,
+    "TODOIST_DRIFT_POLICY": env.str,
     "TODOIST_BATCH_SIZE": env.int,
     "TODOIST_RETRY_MAX_ATTEMPTS": env.int,
     "TODOIST_RATE_LIMIT_REQUESTS": env.int,
@@ -226,11 +259,50 @@ for _name, _read in _TODOIST_FROM_ENV.items():
     if _name in env.ENVIRON:
         globals()[_name] = _read(_name)
 
+# Operating it (README): /metrics for Prometheus, to a bearer token or to these addresses
+# (or networks); with neither set it answers 404.
+METRICS_TOKEN = env("METRICS_TOKEN", default="")
+METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=[])
+for _allowed in METRICS_ALLOWED_IPS:
+    try:
+        ipaddress.ip_network(_allowed, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"METRICS_ALLOWED_IPS: {_allowed!r} is not an address or a network."
+        ) from None
+# django-prometheus: no migration metrics (a database query at every start).
+PROMETHEUS_EXPORT_MIGRATIONS = False
+
+# LOG_FORMAT=json: one JSON object per line (python-json-logger), with the sync run's job,
+# run and user ids on the lines logged during a run.
+LOG_FORMAT = env("LOG_FORMAT", default="plain")
+if LOG_FORMAT not in ("plain", "json"):
+    raise ImproperlyConfigured("LOG_FORMAT is 'plain' or 'json'.")
+_Q_LOG_LEVEL = env("Q_LOG_LEVEL", default="WARNING")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(levelname)s %(name)s %(message)s",
+            "rename_fields": {"levelname": "level", "name": "logger"},
+            "timestamp": "time",  # ISO 8601, UTC
+        },
+    },
+    "filters": {"sync_run": {"()": "todoist_sync.metrics.RunLogFilter"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["sync_run"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
-    "loggers": {"django_q": {"level": env("Q_LOG_LEVEL", default="WARNING"), "propagate": True}},
+    "loggers": {
+        # django-q2 logs as "django-q"; "django_q" kept for any module logging by its name.
+        "django-q": {"level": _Q_LOG_LEVEL, "propagate": True},
+        "django_q": {"level": _Q_LOG_LEVEL, "propagate": True},
+    },
 }

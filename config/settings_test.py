@@ -13,7 +13,7 @@ os.environ.setdefault(
 )
 
 from config.settings import *  # noqa: F403
-from config.settings import Q_CLUSTER, REST_FRAMEWORK
+from config.settings import CACHES, Q_CLUSTER, REST_FRAMEWORK
 
 # The test client speaks plain HTTP.
 SECURE_SSL_REDIRECT = False
@@ -25,6 +25,15 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 # django-q2 reads Q_CLUSTER once at import: jobs run inline in tests unless a test says otherwise.
 Q_CLUSTER = {**Q_CLUSTER, "sync": True}
+# Cluster heartbeats in this process's memory, not in var/ where a real cluster may write.
+if "django_q" in CACHES:
+    CACHES = {
+        **CACHES,
+        "django_q": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "LOCATION": "django_q",
+        },
+    }
 
 # No test is throttled by accident: the throttle tests set their own rates.
 REST_FRAMEWORK = {

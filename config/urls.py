@@ -4,10 +4,16 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from planner.health import HealthView
+from planner.metrics import metrics
+
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("v1/", include("planner.api.urls")),
     path("v1/", include("todoist_sync.api.urls")),
     path("v1/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("v1/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    # Operating it (README): probes and Prometheus.
+    path("healthz", HealthView.as_view(), name="healthz"),
+    path("metrics", metrics, name="metrics"),
 ]

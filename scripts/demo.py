@@ -12,7 +12,9 @@ What it does, in under a minute:
 4. renames a task, marks one done and reopens another through the task API
    (`PATCH /v1/tasks/{id}`), syncs again and shows exactly what the simulator received;
 5. syncs a third time: nothing changed, nothing is sent;
-6. stops everything it started (also on Ctrl-C) and exits 0. Any failure exits non-zero with the
+6. renames a task in the simulator as a person would in Todoist, triggers a reconcile
+   (`POST /v1/sync/todoist {"reconcile": true}`) and shows the drift noticed and put back;
+7. stops everything it started (also on Ctrl-C) and exits 0. Any failure exits non-zero with the
    reason and the last lines of each process's log (kept in var/demo/logs/).
 
 Sync on change (TODOIST_SYNC_ON_CHANGE) is off in the demo's processes: every save through the
@@ -56,6 +58,7 @@ REAL_API_URL = "https://api.todoist.com/api/v1"
 WORK_DIR = REPO_ROOT / "var" / "demo"
 SIM_LATENCY_MS = 20
 RENAMED_SUFFIX = " (renamed in the demo)"
+PERSON_SUFFIX = " (renamed by a person in Todoist)"
 
 
 def say(text: str = "") -> None:
@@ -128,15 +131,21 @@ class Demo:
 
     # -- one run -------------------------------------------------------------------------------
 
-    def sync(self, title: str) -> tuple[dict[str, Any], int]:
+    def sync(self, title: str, *, reconcile: bool = False) -> tuple[dict[str, Any], int]:
         """Trigger through the API and wait with a progress line; answers the run and its
         SyncRun.requests."""
         from todoist_sync.models import SyncRun
 
         assert self.api is not None and self.stack is not None
         step(title)
-        job_id = self.api.trigger_sync()
-        say(f"    POST /v1/sync/todoist -> 202, job {job_id}")
+        if reconcile:
+            body = {"reconcile": True}
+            answer = self.api.request("POST", "/v1/sync/todoist", expect=(202,), json=body)
+            job_id = answer["job_id"]
+            say(f'    POST /v1/sync/todoist {{"reconcile": true}} -> 202, job {job_id}')
+        else:
+            job_id = self.api.trigger_sync()
+            say(f"    POST /v1/sync/todoist -> 202, job {job_id}")
         tty = sys.stdout.isatty()
         shown = {"state": ""}
 
@@ -282,6 +291,46 @@ class Demo:
             for kind, content, detail in changes:
                 say(f"      {kind:<16} {content!r}: {detail}")
 
+    def drift(self) -> None:
+        """A person renames a task in Todoist; a reconcile notices it and puts local truth back."""
+        from planner.models import EventLog
+        from todoist_sync.models import TodoistTaskMap
+
+        assert self.sim is not None
+        mapping = (
+            TodoistTaskMap.objects.filter(sync_state="synced", local_task__status="open")
+            .select_related("local_task")
+            .order_by("local_task_id")
+            .first()
+        )
+        title = mapping.local_task.title
+        step("A person renames a task in Todoist (the simulator's POST /__sim__/person/task)")
+        self.sim.person_task(
+            self.todoist_token, mapping.todoist_task_id, content=title + PERSON_SUFFIX
+        )
+        say(f"    Todoist task {mapping.todoist_task_id}: {title!r} -> {title + PERSON_SUFFIX!r}")
+        run, sent = self.sync("Sync 4: reconcile with Todoist", reconcile=True)
+        say(
+            f"    drift: detected {run['drift_detected']}, restored {run['drift_restored']}, "
+            f"reported {run['drift_reported']}"
+        )
+        event = (
+            EventLog.objects.filter(topic="sync.todoist", data__job_id=run["job_id"])
+            .filter(data__local_task_id=mapping.local_task_id)
+            .first()
+        )
+        if event is not None:
+            say(f"    event log: [{event.level}] {event.message}")
+        content = self.remote_tasks()[mapping.todoist_task_id]["content"]
+        say(f"    the task in the simulator now: {content!r}")
+        if (run["drift_detected"], run["drift_restored"], content) != (1, 1, title) or sent != 2:
+            raise StackError(
+                f"the reconcile should notice the rename and put {title!r} back with one read and "
+                f"one /sync; it sent {sent} request(s), drift {run['drift_detected']}, and the "
+                f"task reads {content!r}"
+            )
+        say("    -> 2 requests: one read of what changed in Todoist, one /sync putting it back")
+
     # -- the whole demo ------------------------------------------------------------------------
 
     def run(self) -> None:
@@ -323,6 +372,9 @@ class Demo:
                 if sent != 0:
                     raise StackError(f"sync 3 should send nothing; it sent {sent} request(s)")
                 say("    -> 0 requests")
+
+                if self.sim is not None:  # --real: a person's edit cannot be staged
+                    self.drift()
             finally:
                 step("Stopping everything the demo started")
                 codes = stack.stop_all()

@@ -107,6 +107,24 @@ def test_triggers_of_two_users_never_join(api_client, other_user, queued_jobs):
     assert SyncRun.objects.get(job_id=his["job_id"]).user == other_user
 
 
+def test_trigger_can_ask_for_a_reconcile(api_client, queued_jobs):
+    plain = api_client.post(TRIGGER, {}, format="json").json()
+    assert SyncRun.objects.get(job_id=plain["job_id"]).reconcile is False
+    # A reconcile asked while that run is queued joins it, and the run then reconciles.
+    response = api_client.post(TRIGGER, {"reconcile": True}, format="json")
+    assert response.status_code == 202
+    assert response.json()["job_id"] == plain["job_id"]
+    assert SyncRun.objects.get(job_id=plain["job_id"]).reconcile is True
+
+
+@pytest.mark.parametrize("reconcile", ["true", 1, None, "yes"])
+def test_trigger_refuses_a_reconcile_that_is_not_a_boolean(api_client, queued_jobs, reconcile):
+    response = api_client.post(TRIGGER, {"reconcile": reconcile}, format="json")
+    assert response.status_code == 400
+    assert "reconcile" in response.json()
+    assert not SyncRun.objects.exists()
+
+
 @pytest.mark.parametrize("chat_id", ["42", "abc", 4.5, True, [1], 2**63])
 def test_trigger_refuses_a_bad_chat_id(api_client, queued_jobs, chat_id):
     response = api_client.post(TRIGGER, {"chat_id": chat_id}, format="json")
@@ -193,6 +211,7 @@ def test_status_of_a_user_without_anything(api_client):
         "running": False,
         "blocked": [],
         "account_changed_at": None,
+        "drift": {"detected": 0, "restored": 0, "reported": 0, "last_checked_at": None},
     }
 
 
@@ -295,7 +314,9 @@ def _bulk_maps(user, count: int, start: int = 0) -> None:
     )
 
 
-STATUS_QUERIES = 6
+# Counts, recent errors, the last run, running, blocked projects, account change, and drift
+# (one aggregate over the user's reconciling runs).
+STATUS_QUERIES = 7
 
 
 def test_status_costs_a_fixed_number_of_queries(
@@ -304,7 +325,8 @@ def test_status_costs_a_fixed_number_of_queries(
     SyncRun.objects.create(job_id="r1", user=user, state="succeeded")
     _bulk_maps(user, 8)
     # AUTH_QUERIES of them authenticate the key; the rest answer the status, one aggregate or
-    # row each: counts, recent errors, the last run, running, blocked projects, account change.
+    # row each: counts, recent errors, the last run, running, blocked projects, account change,
+    # drift.
     with django_assert_max_num_queries(STATUS_QUERIES + AUTH_QUERIES) as few:
         api_client.get(STATUS)
     _bulk_maps(user, 400, start=8)
@@ -350,6 +372,7 @@ def test_schema_describes_the_sync_endpoints(api_client):
         "running",
         "blocked",
         "account_changed_at",
+        "drift",
     }
     assert set(paths["/v1/sync/todoist/token"]) == {"get", "put", "delete"}
     assert "token" not in components["TodoistTokenOutput"]["properties"]

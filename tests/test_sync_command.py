@@ -50,6 +50,7 @@ def sync_todoist(*args: str, **options) -> tuple[str, str]:
         (("--user", "nobody", "--user", "alice"), r"Unknown user\(s\): nobody\."),
         (("--all", "--dry-run", "--enqueue"), "exclude each other"),
         (("--all", "--enqueue", "--retry-errors"), "drop --enqueue"),
+        (("--all", "--dry-run", "--reconcile"), "--reconcile reads Todoist"),
     ],
 )
 def test_bad_arguments_are_command_errors(user, no_todoist, args, message):
@@ -235,6 +236,20 @@ def test_enqueue_queues_the_job_and_prints_its_id(
     assert (run.state, run.trigger, run.chat_id) == ("queued", "command", 9)
     assert out.strip() == f"alice: queued job {run.job_id}"
     queued_jobs.assert_called_once_with(run)
+
+
+def test_reconcile_is_carried_by_the_queued_run(user, no_todoist, queued_jobs):
+    sync_todoist("--user", "alice", "--enqueue")
+    assert SyncRun.objects.get().reconcile is False
+    sync_todoist("--user", "alice", "--enqueue", "--reconcile")  # joins it, and widens it
+    assert SyncRun.objects.get().reconcile is True
+
+
+def test_an_inline_reconcile_passes_the_wish_to_the_run(user, no_todoist):
+    with mock.patch.object(services, "sync_run_execute") as execute:
+        execute.return_value = SyncRun(job_id="j", user=user, state="succeeded")
+        sync_todoist("--user", "alice", "--reconcile")
+    assert execute.call_args.kwargs["reconcile"] is True
 
 
 def test_enqueue_joins_a_queued_run(user, no_todoist, queued_jobs):

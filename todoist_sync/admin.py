@@ -135,6 +135,25 @@ def resync_mappings(
     )
 
 
+@admin.action(description=_("Reconcile with Todoist"), permissions=["change"])
+def reconcile_mappings(
+    modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[TodoistTaskMap]
+) -> None:
+    """Queue a run of each selected mapping's user that first compares with Todoist (one read
+    of the whole account) and restores or reports what a person changed there."""
+    runs, refused = services.mappings_reconcile(
+        mappings=queryset.select_related(None).only("id", "user_id")
+    )
+    for reason in refused:
+        modeladmin.message_user(request, _("Not reconciled: %s") % reason, messages.ERROR)
+    if runs:
+        modeladmin.message_user(
+            request,
+            _("Reconcile with Todoist queued for %(count)d user(s).") % {"count": len(runs)},
+            messages.SUCCESS,
+        )
+
+
 @admin.action(description=_("Re-sync selected with Todoist"), permissions=["change"])
 def resync_tasks(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet) -> None:
     contract = task_contract()
@@ -167,6 +186,8 @@ MAPPING_DETAIL_FIELDS = [
     "pushed",
     "pushed_fingerprint",
     "failed_fingerprint",
+    "last_drift_at",
+    "last_drift",
     "created_at",
     "updated_at",
 ]
@@ -201,10 +222,12 @@ class TodoistTaskMapAdmin(OwnRowsAdminMixin, ReadOnlyDetailMixin, admin.ModelAdm
         "next_retry_at",
         short_error,
         "waiting_reason",
+        "last_drift_at",
     ]
     list_filter = [
         "sync_state",
         "error_permanent",
+        ("last_drift_at", admin.EmptyFieldListFilter),
         ("project", admin.RelatedOnlyFieldListFilter),
         ("user", admin.RelatedOnlyFieldListFilter),
     ]
@@ -213,7 +236,7 @@ class TodoistTaskMapAdmin(OwnRowsAdminMixin, ReadOnlyDetailMixin, admin.ModelAdm
     # The full count is one more COUNT(*) over a table that can hold a row per task.
     show_full_result_count = False
     fields = MAPPING_DETAIL_FIELDS
-    actions = [resync_mappings]
+    actions = [resync_mappings, reconcile_mappings]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -336,8 +359,17 @@ class SyncRunAdmin(OwnRowsAdminMixin, ReadOnlyDetailMixin, admin.ModelAdmin):
         "skipped",
         "failed",
         "requests",
+        "reconcile",
+        "drift_detected",
+        "drift_restored",
+        "drift_reported",
     ]
-    list_filter = ["state", "trigger", ("user", admin.RelatedOnlyFieldListFilter)]
+    list_filter = [
+        "state",
+        "trigger",
+        "reconcile",
+        ("user", admin.RelatedOnlyFieldListFilter),
+    ]
     search_fields = ["=job_id", "user__username"]
     list_select_related = ["user"]
     show_full_result_count = False

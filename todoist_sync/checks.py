@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 from django.core.checks import CheckMessage, Error, Warning
 from django.core.exceptions import FieldDoesNotExist, ImproperlyConfigured
 
-from todoist_sync.conf import conf
+from todoist_sync.conf import DriftPolicy, conf
 from todoist_sync.task_model import SyncStatus, TaskContract, get_task_model
 from todoist_sync.tokens import is_fernet_key
 
@@ -277,6 +277,20 @@ def check_encryption_keys(**kwargs: Any) -> list[CheckMessage]:
     return warnings
 
 
+def check_drift_policy(**kwargs: Any) -> list[CheckMessage]:
+    policy = conf.TODOIST_DRIFT_POLICY
+    if isinstance(policy, str) and policy in tuple(DriftPolicy):
+        return []
+    return [
+        Error(
+            f"TODOIST_DRIFT_POLICY must be one of {', '.join(DriftPolicy)}, not {policy!r}.",
+            hint="`restore` (the default) puts local truth back in Todoist when a reconcile "
+            "finds a change made there; `report` only reports it.",
+            id="todoist_sync.E012",
+        )
+    ]
+
+
 ALL_CHECKS = [
     check_task_model,
     check_token_source,
@@ -289,4 +303,5 @@ ALL_CHECKS = [
     check_rate_limit,
     check_scheduling,
     check_encryption_keys,
+    check_drift_policy,
 ]

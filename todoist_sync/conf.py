@@ -5,7 +5,16 @@ Nothing else in the app reads `settings.TODOIST_*`.
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 from django.conf import settings
+
+
+class DriftPolicy(StrEnum):
+    """Values of TODOIST_DRIFT_POLICY (local data is the source of truth either way)."""
+
+    RESTORE = "restore"
+    REPORT = "report"
 
 
 class Settings:
@@ -98,6 +107,12 @@ class Settings:
     def TODOIST_RECREATE_DELETED(self) -> bool:
         """Re-create a mapped task that was deleted in Todoist instead of reporting it."""
         return getattr(settings, "TODOIST_RECREATE_DELETED", False)
+
+    @property
+    def TODOIST_DRIFT_POLICY(self) -> str:
+        """What a reconcile does with a change made in Todoist (drift): `restore` sends local
+        truth back in the same run, `report` only reports it (see `DriftPolicy`)."""
+        return getattr(settings, "TODOIST_DRIFT_POLICY", DriftPolicy.RESTORE)
 
     @property
     def TODOIST_LEASE_SECONDS(self) -> float:

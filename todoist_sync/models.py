@@ -77,6 +77,10 @@ class TodoistTaskMap(models.Model):
     )
     # Why a pending task waits without being an error (its project is full): no attempts used.
     waiting_reason = models.CharField(_("waiting because"), max_length=200, blank=True)
+    # The last change made in Todoist that a reconcile found (`services.reconcile`): the fields
+    # with their values there and here, and what was done about it (restored or reported).
+    last_drift = models.JSONField(_("last drift found in Todoist"), null=True, blank=True)
+    last_drift_at = models.DateTimeField(_("last drift found at"), null=True, blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
@@ -229,6 +233,14 @@ class SyncRun(models.Model):
     skipped = models.PositiveIntegerField(default=0)
     failed = models.PositiveIntegerField(default=0)
     requests = models.PositiveIntegerField(_("Todoist requests"), default=0)
+    # Compare Todoist with what the sync pushed (one read) before pushing: set by the
+    # safety net, `--reconcile`, the admin action and the API; a widened run keeps it.
+    reconcile = models.BooleanField(_("reconcile with Todoist"), default=False)
+    # When the reconcile's read answered (NULL: no reconcile, or the read failed).
+    reconciled_at = models.DateTimeField(_("reconciled at"), null=True, blank=True)
+    drift_detected = models.PositiveIntegerField(_("drifted tasks found"), default=0)
+    drift_restored = models.PositiveIntegerField(_("drifted tasks restored"), default=0)
+    drift_reported = models.PositiveIntegerField(_("drifted tasks reported only"), default=0)
     lease_holder = models.CharField(_("lease holder"), max_length=64, blank=True)
     error_summary = models.TextField(_("error summary"), blank=True)
 

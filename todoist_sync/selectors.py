@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet, Sum
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from todoist_sync.conf import conf
@@ -141,6 +143,18 @@ def recent_errors(*, user_id: int, limit: int = 20) -> QuerySet[TodoistTaskMap]:
         )
         .order_by("-updated_at", "-id")[:limit]
     )
+
+
+def drift_summary(*, user_id: int) -> dict[str, Any]:
+    """What the user's reconciles found changed in Todoist, summed over the runs kept
+    (TODOIST_RUN_RETENTION_DAYS), and when Todoist was last compared: one aggregate query."""
+    totals = SyncRun.objects.filter(user_id=user_id, reconcile=True).aggregate(
+        detected=Coalesce(Sum("drift_detected"), 0),
+        restored=Coalesce(Sum("drift_restored"), 0),
+        reported=Coalesce(Sum("drift_reported"), 0),
+        last_checked_at=Max("reconciled_at"),
+    )
+    return totals
 
 
 def latest_run(*, user_id: int) -> SyncRun | None:

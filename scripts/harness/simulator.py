@@ -77,6 +77,15 @@ class SimProc(Proc):
         """Every task of one account, checked and deleted ones included."""
         return self.state()["tasks"][self.account(account_or_token)]
 
+    def person_task(
+        self, account_or_token: str, task_id: str, action: str = "update", **fields: Any
+    ) -> dict[str, Any]:
+        """Change one task as a person would in the Todoist app (as `Simulator.person_task`):
+        "update" (content, description, priority, due, labels), "complete", "reopen", "delete"
+        or "move" (project_id=...). Answers the task afterwards."""
+        body = {"account": self.account(account_or_token), "task_id": task_id, "action": action}
+        return self.control("POST", "person/task", {**body, **fields})
+
 
 def sim_tokens_env(tokens: Iterable[str]) -> dict[str, str]:
     """The environment entry that gives the simulator its tokens: never the command line, which

@@ -28,6 +28,15 @@ class StrictCharField(serializers.CharField):
         return super().to_internal_value(data)
 
 
+class StrictBooleanField(serializers.BooleanField):
+    """A JSON boolean only: "true", 1 and "yes" are refused instead of coerced."""
+
+    def to_internal_value(self, data: Any) -> bool:
+        if not isinstance(data, bool):
+            self.fail("invalid", input=data)
+        return data
+
+
 class JsonObjectSerializer(serializers.Serializer):
     # A body that is not a JSON object (a list, a string) is a 400, not a 500.
     def to_internal_value(self, data: Any) -> Any:
@@ -50,6 +59,13 @@ class SyncTriggerInputSerializer(JsonObjectSerializer):
         min_value=-(2**63),
         max_value=2**63 - 1,
         help_text="Limit the sync to the tasks of this Telegram chat; all chats when omitted.",
+    )
+    reconcile = StrictBooleanField(
+        required=False,
+        default=False,
+        help_text="First compare with Todoist (one read) and deal with what a person changed "
+        "there: restored (TODOIST_DRIFT_POLICY=restore) or reported. The periodic safety-net "
+        "run always does.",
     )
 
 
@@ -88,6 +104,10 @@ class SyncRunOutputSerializer(serializers.ModelSerializer):
             "skipped",
             "failed",
             "requests",
+            "reconcile",
+            "drift_detected",
+            "drift_restored",
+            "drift_reported",
             "error_summary",
         ]
         read_only_fields = fields
@@ -128,6 +148,17 @@ class BlockedProjectSerializer(serializers.Serializer):
     waiting = serializers.IntegerField(help_text="Tasks waiting to go in; not errors.")
 
 
+class DriftSerializer(serializers.Serializer):
+    detected = serializers.IntegerField(
+        help_text="Tasks found changed (or deleted) in Todoist by reconciles, over the runs kept."
+    )
+    restored = serializers.IntegerField(help_text="Of those, put back to local truth.")
+    reported = serializers.IntegerField(help_text="Of those, only reported.")
+    last_checked_at = serializers.DateTimeField(
+        allow_null=True, help_text="When Todoist was last compared (a reconcile's read)."
+    )
+
+
 class SyncStatusOutputSerializer(serializers.Serializer):
     counts = StateCountsSerializer(help_text="The user's task mappings by sync state.")
     errors = ErrorCountsSerializer(help_text="Mappings in error: retried later, or permanent.")
@@ -138,6 +169,9 @@ class SyncStatusOutputSerializer(serializers.Serializer):
         allow_null=True,
         help_text="When your token last opened another Todoist account: your tasks were "
         "created afresh there, and the previous account was left as it is.",
+    )
+    drift = DriftSerializer(
+        help_text="Changes made in Todoist that reconciles found (local data is the truth)."
     )
     blocked = BlockedProjectSerializer(
         many=True,

@@ -64,7 +64,9 @@ class SyncTriggerApi(APIView):
         operation_id="todoist_sync_trigger",
         summary="Queue a sync of your tasks to Todoist",
         description="Answers the queued run. While a run of the same scope is still queued, a "
-        "new trigger joins it (same job id) instead of queueing another.",
+        "new trigger joins it (same job id) instead of queueing another. With "
+        '`{"reconcile": true}` the run first compares with Todoist and restores (or reports) '
+        "what a person changed there.",
         request=SyncTriggerInputSerializer,
         responses={
             202: SyncTriggerOutputSerializer,
@@ -77,7 +79,10 @@ class SyncTriggerApi(APIView):
         serializer.is_valid(raise_exception=True)
         try:
             run = services.sync_enqueue(
-                user=request.user, chat_id=serializer.validated_data.get("chat_id"), trigger="api"
+                user=request.user,
+                chat_id=serializer.validated_data.get("chat_id"),
+                trigger="api",
+                reconcile=serializer.validated_data["reconcile"],
             )
         except TodoistSyncError as exc:
             return error_response(exc)
@@ -127,6 +132,7 @@ class SyncStatusApi(APIView):
                 "last_run": selectors.latest_run(user_id=user_id),
                 "running": selectors.run_in_progress(user_id=user_id),
                 "blocked": selectors.waiting_by_project(user_id=user_id),
+                "drift": selectors.drift_summary(user_id=user_id),
                 "account_changed_at": selectors.account_changed_at(user_id=user_id),
             }
         )

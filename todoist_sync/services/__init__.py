@@ -7,6 +7,7 @@ these functions, so they cannot drift apart. One module a responsibility:
 - `safety_net`: the one periodic sweep that reaches every user;
 - `engine`: one run of one user, from the lease to the summary, in rounds;
 - `planning`: what each task needs, and the `/sync` commands that do it;
+- `reconcile`: what a person changed in Todoist (drift), restored or reported;
 - `pushers` and `transport`: sending them, paced and under the lease;
 - `settling`: what the answers do to each mapping (the error policy);
 - `persistence`: the exactly-once commit and batched mapping writes;
@@ -34,6 +35,7 @@ from todoist_sync.services.engine import SyncEngine, sync_run_execute
 from todoist_sync.services.planning import Action, Decision, sync_plan
 from todoist_sync.services.runs import (
     chat_project_set,
+    mappings_reconcile,
     mappings_resync,
     schedule_sync,
     sync_enqueue,
@@ -54,6 +56,7 @@ __all__ = [
     "lease_acquire",
     "lease_release",
     "lease_renew",
+    "mappings_reconcile",
     "mappings_resync",
     "rate_budget_acquire",
     "rate_budget_block",

@@ -15,6 +15,7 @@ How a run keeps its promises:
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -24,7 +25,7 @@ from django.contrib.auth import get_user_model
 from django.db.models import Case, Q, Value, When
 from django.utils import timezone
 
-from todoist_sync import selectors
+from todoist_sync import metrics, selectors
 from todoist_sync.conf import conf
 from todoist_sync.events import EventBuffer, Level
 from todoist_sync.exceptions import LeaseLost, NoTodoistToken, TodoistError, TodoistNotFoundError
@@ -54,11 +55,14 @@ from todoist_sync.services.planning import (
 )
 from todoist_sync.services.projects import ProjectDirectory
 from todoist_sync.services.pushers import BatchPusher, Pusher, SingleTaskPusher
+from todoist_sync.services.reconcile import Reconciler
 from todoist_sync.services.runs import schedule_sync, sync_enqueue
 from todoist_sync.services.settling import Settler
 from todoist_sync.services.transport import RunStop, Transport
 from todoist_sync.todoist import TodoistClient
 from todoist_sync.tokens import token_key
+
+logger = logging.getLogger(__name__)
 
 State = TodoistTaskMap.SyncState
 LEASE_HELD = "another sync of this user was running; a run follows it"
@@ -75,11 +79,13 @@ def sync_run_execute(
     job_id: str | None = None,
     trigger: str = "api",
     retry_errors: bool = False,
+    reconcile: bool = False,
     client: TodoistClient | None = None,
     sleep: Callable[[float], None] = time.sleep,
     progress: Callable[[str], None] | None = None,
 ) -> SyncRun:
-    """Run one sync of a user now (the job calls this; so does the command without --enqueue)."""
+    """Run one sync of a user now (the job calls this; so does the command without --enqueue).
+    `reconcile` (or a queued run's own flag): compare with Todoist first (`services.reconcile`)."""
     run = None
     if job_id:
         run = SyncRun.objects.filter(job_id=job_id, user_id=user_id).first()
@@ -90,15 +96,18 @@ def sync_run_execute(
             chat_id=chat_id,
             task_ids=list(task_ids) if task_ids is not None else None,
             trigger=trigger,
+            reconcile=reconcile,
         )
     wait = (run.not_before - timezone.now()).total_seconds() if run.not_before else 0
     if wait > 0:
         # Debounced: the changes of a burst join this run while it waits (still queued).
         sleep(min(wait, conf.TODOIST_SYNC_DEBOUNCE_SECONDS))
         run.refresh_from_db()
-    SyncEngine(
-        run=run, retry_errors=retry_errors, client=client, sleep=sleep, progress=progress
-    ).execute()
+    # Log records of the run carry its ids (todoist_sync.metrics.RunLogFilter).
+    with metrics.run_logging(job_id=run.job_id, run_id=run.pk, user_id=run.user_id):
+        SyncEngine(
+            run=run, retry_errors=retry_errors, client=client, sleep=sleep, progress=progress
+        ).execute()
     return run
 
 
@@ -129,6 +138,8 @@ class SyncEngine:
         self.settler = Settler(run=run, events=self.events)
         self.transport: Transport | None = None
         self.projects: ProjectDirectory | None = None
+        # Labels the reconcile's read showed, by Todoist id: a relabel needs no read of them.
+        self.known_labels: dict[str, list[str]] = {}
 
     @property
     def pusher_class(self) -> type[Pusher]:
@@ -249,6 +260,14 @@ class SyncEngine:
         run = self.run
         run.state, run.finished_at, run.error_summary = state, timezone.now(), summary[:2000]
         run.save()
+        logger.info(
+            "todoist sync run %s: %d sent, %d failed, %d requests%s",
+            state,
+            run.created + run.updated + run.closed + run.reopened,
+            run.failed,
+            run.requests,
+            f" ({summary[:200]})" if summary else "",
+        )
         self.progress(
             f"done: {state}; created {run.created}, updated {run.updated}, "
             f"closed {run.closed}, reopened {run.reopened}, unchanged {run.unchanged}, "
@@ -273,6 +292,16 @@ class SyncEngine:
                 events=self.events,
                 identify=self.projects.identify,
             )
+            if self.run.reconcile:
+                # Before planning: a restore is a mapping whose `pushed` now says what Todoist
+                # holds, so this round's plan sends local truth back with everything else.
+                reconciler = Reconciler(
+                    transport=self.transport,
+                    settler=self.settler,
+                    projects=self.projects,
+                    events=self.events,
+                )
+                self.known_labels = reconciler.reconcile().labels
         decisions = sync_plan(
             user_id=self.user_id,
             chat_id=self.run.chat_id,
@@ -380,8 +409,12 @@ class SyncEngine:
         # Tasks created closed first: each needs a free place in its project only for a moment,
         # so they go before the open ones fill it.
         planned.sort(key=lambda d: not (d.plan.create and d.plan.achieved["done"]))
-        relabel = [d for d in planned if d.plan.set_blocked is not None]
-        labels, unread = self.transport.read_labels([d.mapping.todoist_task_id for d in relabel])
+        relabel = [d.mapping.todoist_task_id for d in planned if d.plan.set_blocked is not None]
+        # Labels the reconcile just read are not read again (each used once: our own commands
+        # change them).
+        known = {t: self.known_labels.pop(t) for t in relabel if t in self.known_labels}
+        labels, unread = self.transport.read_labels([t for t in relabel if t not in known])
+        labels.update(known)
         for d in planned:
             target = d.mapping.todoist_task_id
             project = d.plan.achieved.get("project")

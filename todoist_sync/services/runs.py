@@ -18,6 +18,7 @@ from django_q.tasks import async_task
 from todoist_sync import selectors
 from todoist_sync.conf import conf
 from todoist_sync.events import TOPIC
+from todoist_sync.exceptions import NoTodoistToken
 from todoist_sync.models import SyncRun, TodoistChatProject, TodoistTaskMap
 from todoist_sync.services.credentials import todoist_token_for
 from todoist_sync.task_model import get_task_model, task_contract
@@ -47,18 +48,23 @@ def sync_enqueue(
     chat_id: int | None = None,
     task_ids: Sequence[int] | None = None,
     trigger: str = "api",
+    reconcile: bool = False,
 ) -> SyncRun:
     """Queue a sync of the user (optionally one chat, or some tasks); answers its SyncRun.
+    `reconcile`: compare with Todoist first and deal with what changed there (drift).
 
     One queued run per user: a trigger while one is still queued joins it, widening its scope
-    to cover both. A change right after the user's last run was queued waits for the rest of
-    TODOIST_SYNC_DEBOUNCE_SECONDS (a lone change goes at once). Raises NoTodoistToken when the
-    user has no token, so a caller never queues a job bound to fail.
+    to cover both (and reconciling if either asked). A change right after the user's last run
+    was queued waits for the rest of TODOIST_SYNC_DEBOUNCE_SECONDS (a lone change goes at
+    once). Raises NoTodoistToken when the user has no token, so a caller never queues a job
+    bound to fail.
     """
     todoist_token_for(user_id=user.pk)
     task_ids = list(task_ids) if task_ids is not None else None
     existing = selectors.queued_run(user_id=user.pk)
-    if existing is not None and run_widen(run=existing, chat_id=chat_id, task_ids=task_ids):
+    if existing is not None and run_widen(
+        run=existing, chat_id=chat_id, task_ids=task_ids, reconcile=reconcile
+    ):
         return existing
     not_before = None
     if trigger == "change" and conf.TODOIST_SYNC_DEBOUNCE_SECONDS > 0:
@@ -73,6 +79,7 @@ def sync_enqueue(
         task_ids=task_ids,
         trigger=trigger,
         not_before=not_before,
+        reconcile=reconcile,
     )
     # Never before the run row (and the change that caused it) is committed. Looked up at
     # commit time, so a replaced `queue_job` is the one called.
@@ -80,19 +87,22 @@ def sync_enqueue(
     return run
 
 
-def run_widen(*, run: SyncRun, chat_id: int | None, task_ids: list[int] | None) -> bool:
-    """Make a queued run cover this scope too; False if it started meanwhile (one UPDATE that
-    only matches while it is still queued)."""
+def run_widen(
+    *, run: SyncRun, chat_id: int | None, task_ids: list[int] | None, reconcile: bool = False
+) -> bool:
+    """Make a queued run cover this scope too (and reconcile if either asked); False if it
+    started meanwhile (one UPDATE that only matches while it is still queued)."""
     wider_chat = run.chat_id if run.chat_id == chat_id else None
     wider_tasks = None
     if run.task_ids is not None and task_ids is not None:
         wider_tasks = sorted({*run.task_ids, *task_ids})
-    if (wider_chat, wider_tasks) == (run.chat_id, run.task_ids):
+    wider_reconcile = run.reconcile or reconcile
+    if (wider_chat, wider_tasks, wider_reconcile) == (run.chat_id, run.task_ids, run.reconcile):
         return SyncRun.objects.filter(pk=run.pk, state=SyncRun.State.QUEUED).exists()
     widened = SyncRun.objects.filter(pk=run.pk, state=SyncRun.State.QUEUED).update(
-        chat_id=wider_chat, task_ids=wider_tasks
+        chat_id=wider_chat, task_ids=wider_tasks, reconcile=wider_reconcile
     )
-    run.chat_id, run.task_ids = wider_chat, wider_tasks
+    run.chat_id, run.task_ids, run.reconcile = wider_chat, wider_tasks, wider_reconcile
     return widened == 1
 
 
@@ -153,6 +163,23 @@ def mappings_resync(*, mappings: Iterable[TodoistTaskMap], trigger: str = "admin
     ids = [m.local_task_id for m in mappings]
     tasks = get_task_model().objects.filter(pk__in=ids).only("id", task_contract().owner)
     return tasks_resync(tasks=tasks, trigger=trigger)
+
+
+def mappings_reconcile(
+    *, mappings: Iterable[TodoistTaskMap], trigger: str = "admin"
+) -> tuple[list[SyncRun], list[str]]:
+    """Queue a reconciling run of each user these mappings belong to (a reconcile reads a
+    whole account, so it is per user, not per mapping). Answers the runs queued, and why the
+    others could not be (a user without a token fails alone)."""
+    user_ids = sorted({m.user_id for m in mappings})
+    users = get_user_model().objects.in_bulk(user_ids)
+    runs, refused = [], []
+    for user_id in user_ids:
+        try:
+            runs.append(sync_enqueue(user=users[user_id], trigger=trigger, reconcile=True))
+        except NoTodoistToken as exc:
+            refused.append(f"{users[user_id]}: {exc.detail}")
+    return runs, refused
 
 
 @transaction.atomic

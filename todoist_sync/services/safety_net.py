@@ -3,9 +3,10 @@
 Sync on change misses what Django sends no signal for (`QuerySet.update()`, `bulk_create()`, a
 lost job). One django-q2 schedule, installed on every `migrate` (a `post_migrate` receiver), so
 an operator has nothing to remember and users added later are covered: each sweep reads who
-has a token source now. The sweep spreads the users over its interval in slices, one ONCE
-schedule a slice, so a thousand users do not all queue at the same second; a user whose run is
-queued or running is skipped.
+has a token source now. Each of its runs also reconciles (one read of the user's Todoist
+account: a change made there is restored or reported, `services.reconcile`). The sweep
+spreads the users over its interval in slices, one ONCE schedule a slice, so a thousand users
+do not all queue at the same second; a user whose run is queued or running is skipped.
 """
 
 from __future__ import annotations
@@ -100,7 +101,8 @@ def safety_net_slice(*, user_ids: Sequence[int]) -> int:
     queued = 0
     for user in users.values():
         try:
-            sync_enqueue(user=user, trigger="safety-net")
+            # The periodic run is also when changes made in Todoist are looked for (drift).
+            sync_enqueue(user=user, trigger="safety-net", reconcile=True)
         except NoTodoistToken:  # disconnected since the sweep read the users: nothing to do
             continue
         queued += 1

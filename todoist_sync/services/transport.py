@@ -11,6 +11,7 @@ from typing import TypeVar
 
 from django.utils import timezone
 
+from todoist_sync import metrics
 from todoist_sync.conf import conf
 from todoist_sync.events import EventBuffer, Level
 from todoist_sync.exceptions import (
@@ -70,10 +71,19 @@ class Transport:
         """One request, within the rate budget; a 429 blocks the budget for everyone."""
         self.acquire()
         try:
-            return call()
-        except TodoistRateLimitedError as exc:
-            rate_budget_block(key=self.budget_key, seconds=exc.retry_after)
+            answer = call()
+        except TodoistError as exc:
+            self.answered(exc)
             raise
+        self.answered(None)
+        return answer
+
+    def answered(self, error: TodoistError | None) -> None:
+        """Every request's end: counted (`todoist_sync.metrics`), and a 429 blocks the budget
+        for everyone."""
+        metrics.request_answered(error)
+        if isinstance(error, TodoistRateLimitedError):
+            rate_budget_block(key=self.budget_key, seconds=error.retry_after)
 
     def acquire(self) -> None:
         """Before every request: renew the lease, then take one slot from the token's budget
@@ -97,6 +107,7 @@ class Transport:
                 )
             self.progress(f"pacing: waiting {wait:.1f} s for the request budget")
             lease_renew(user_id=self.user_id, holder=self.holder)
+            metrics.budget_waited(wait)
             self.sleep(wait)
         self.run.requests += 1
 
@@ -129,16 +140,17 @@ class Transport:
     def sync_outcome(self, in_flight: Future) -> SyncResult | TodoistError:
         """The answer of a `/sync` request sent on another thread, errors as values."""
         try:
-            return in_flight.result()
+            answer = in_flight.result()
         except TodoistError as exc:
-            if isinstance(exc, TodoistRateLimitedError):
-                rate_budget_block(key=self.budget_key, seconds=exc.retry_after)
+            self.answered(exc)
             if exc.task_gone:
                 # /sync itself missing is a wrong base URL, not a deleted task.
                 return TodoistConfigurationError(
                     "Todoist answered 404 for /sync: check TODOIST_API_URL", status=404
                 )
             return exc
+        self.answered(None)
+        return answer
 
     def read_labels(
         self, todoist_ids: list[str]

@@ -1,0 +1,256 @@
+"""Noticing what a person changed in Todoist (drift), and putting local truth back, or reporting it.
+
+Pushing is one way and driven by fingerprints: a task renamed, completed, moved or deleted in
+Todoist leaves our fingerprint matching, so without a look at Todoist nothing would ever notice.
+A reconcile is that look, at the cost of one request per account:
+
+- one incremental read of the account's items (`POST /sync` with the stored `items_sync_token`
+  and `resource_types: ["items"]`; `"*"` only when none is stored). Todoist documents no paging
+  for `/sync` reads, so the one answer is taken as complete;
+- each item that one of the user's mappings in that account points at is compared with what we
+  believe Todoist holds (`mapping.pushed`); items no mapping knows are never touched;
+- with TODOIST_DRIFT_POLICY=restore, a drifted mapping's `pushed` becomes what Todoist holds now.
+  That is all a restore needs: the run's normal planning then finds the task changed and sends
+  exactly the commands that put local truth back, in the same round's batches. A task deleted
+  in Todoist follows the error policy (`Settler.gone_after_create`: reported permanent, or
+  created again with TODOIST_RECREATE_DELETED);
+- with `report`, the drift is only reported; `pushed` stays, and the token moves on, so each
+  drift is reported once;
+- either way: an event per drifted task (the fields, with their values there and here), the
+  mapping's `last_drift`, and the run's drift counters; then the new token is stored.
+
+Mappings with unconfirmed commands (`inflight`) are left out: what Todoist holds for them is
+not known until those commands are settled.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from django.utils import timezone
+
+from todoist_sync import selectors
+from todoist_sync.conf import DriftPolicy, conf
+from todoist_sync.events import EventBuffer, Level
+from todoist_sync.exceptions import TodoistError
+from todoist_sync.models import TodoistTaskMap
+from todoist_sync.payloads import fingerprint
+from todoist_sync.services.coordination import fenced
+from todoist_sync.services.persistence import PushItem, mappings_save
+from todoist_sync.services.projects import INBOX, ProjectDirectory
+from todoist_sync.services.settling import Settler
+from todoist_sync.services.transport import Transport
+from todoist_sync.task_model import task_contract
+
+# The snapshot fields a person can change in Todoist (payloads.snapshot_for), in event order.
+DRIFT_FIELDS = ("content", "description", "priority", "due_date", "done", "blocked", "project")
+# Ids per query when matching an answer to mappings (under SQLite's parameter limit).
+ID_CHUNK = 5000
+
+
+class DriftOutcome(StrEnum):
+    RESTORED = "restored"
+    REPORTED = "reported"
+
+
+@dataclass
+class Drift:
+    """One mapped task that Todoist no longer holds as we pushed it."""
+
+    mapping: TodoistTaskMap
+    fields: dict[str, dict[str, Any]]  # name -> {"todoist": value there, "local": value here}
+    deleted: bool = False
+    outcome: DriftOutcome = DriftOutcome.REPORTED
+
+    def __post_init__(self) -> None:
+        # Kept for the event: a task created again forgets its old id.
+        self.todoist_id = self.mapping.todoist_task_id
+
+
+@dataclass
+class ReconcileResult:
+    read: bool = False  # whether Todoist answered the read
+    drifts: list[Drift] = field(default_factory=list)
+    # Current labels of the mapped tasks the read showed, by Todoist id: a restore of the
+    # blocked label needs no second read of them.
+    labels: dict[str, list[str]] = field(default_factory=dict)
+
+
+def remote_snapshot(item: dict[str, Any], *, project_names: dict[str, str]) -> dict[str, Any]:
+    """A Todoist item in the shape of `mapping.pushed` (payloads.snapshot_for)."""
+    due = item.get("due") or {}
+    project_id = str(item.get("project_id") or "")
+    return {
+        "content": item.get("content", ""),
+        "description": item.get("description") or "",
+        "priority": item.get("priority"),
+        "due_date": due.get("date") if isinstance(due, dict) else None,
+        "done": bool(item.get("checked")),
+        "blocked": conf.TODOIST_BLOCKED_LABEL in (item.get("labels") or []),
+        # A project the sync does not place tasks in is named by its id: never equal to ours,
+        # so a restore moves the task back.
+        "project": project_names.get(project_id, f"project id {project_id}"),
+    }
+
+
+def drifted_fields(pushed: dict[str, Any], remote: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The fields Todoist holds otherwise than we pushed them. A snapshot pushed before projects
+    were recorded has no `project`: that is not a change made in Todoist."""
+    return {
+        name: {"todoist": remote[name], "local": pushed.get(name)}
+        for name in DRIFT_FIELDS
+        if (name in pushed or name != "project") and remote[name] != pushed.get(name)
+    }
+
+
+class Reconciler:
+    """One reconcile of one user's Todoist account, at the start of a run's first round."""
+
+    def __init__(
+        self,
+        *,
+        transport: Transport,
+        settler: Settler,
+        projects: ProjectDirectory,
+        events: EventBuffer,
+    ) -> None:
+        self.transport = transport
+        self.settler = settler
+        self.projects = projects
+        self.events = events
+        self.run = transport.run
+        self.user_id = transport.user_id
+
+    def reconcile(self) -> ReconcileResult:
+        run = self.run
+        run.drift_detected = run.drift_restored = run.drift_reported = 0
+        account = self.projects.account
+        mapped = TodoistTaskMap.objects.filter(
+            user_id=self.user_id, account=account, todoist_task_id__isnull=False
+        )
+        if not account.items_sync_token and not mapped.exists():
+            # Nothing pushed to this account yet: nothing can have drifted, and the first push
+            # reads the account whole anyway (where later reads start).
+            return ReconcileResult()
+        since = account.items_sync_token or "*"
+        try:
+            answer = self.transport.send(
+                lambda: self.transport.client.sync(sync_token=since, resource_types=["items"])
+            )
+        except TodoistError as exc:
+            self.transport.stop_on(exc)  # a 429 or a token problem ends the run
+            self.events.add(
+                Level.WARNING,
+                f"Could not compare with Todoist this run ({exc.detail}); the next reconcile "
+                "reads the same changes again.",
+                {"status": exc.status},
+            )
+            return ReconcileResult()
+        now = timezone.now()
+        run.reconciled_at = now
+        result = ReconcileResult(read=True)
+        items = {str(i["id"]): i for i in answer.items if i.get("id")}
+        mappings = self.mappings_of(mapped, list(items))
+        names = {
+            p.todoist_project_id: n
+            for n, p in self.projects.by_name.items()
+            if p.todoist_project_id
+        }
+        if account.inbox_project_id:
+            names[account.inbox_project_id] = INBOX
+        for mapping in mappings:
+            item = items[mapping.todoist_task_id]
+            if item.get("is_deleted"):
+                result.drifts.append(Drift(mapping, {}, deleted=True))
+                continue
+            result.labels[mapping.todoist_task_id] = list(item.get("labels") or [])
+            fields = drifted_fields(mapping.pushed, remote_snapshot(item, project_names=names))
+            if fields:
+                result.drifts.append(Drift(mapping, fields))
+        if result.drifts:
+            self.act_on(result.drifts, now=now)
+        if answer.sync_token:
+            # Stored only now, after the drift is written: a crash before reads it again.
+            account.items_sync_token = answer.sync_token
+            account.save(update_fields=["items_sync_token"])
+        run.drift_detected = len(result.drifts)
+        run.drift_restored = sum(d.outcome == DriftOutcome.RESTORED for d in result.drifts)
+        run.drift_reported = run.drift_detected - run.drift_restored
+        self.transport.progress(
+            f"reconcile: {len(items)} Todoist change(s) read, {run.drift_detected} task(s) "
+            f"drifted; {run.drift_restored} to restore, {run.drift_reported} reported"
+        )
+        return result
+
+    @staticmethod
+    def mappings_of(mapped: Any, todoist_ids: list[str]) -> list[TodoistTaskMap]:
+        """The mappings behind these Todoist ids (known, with nothing in flight)."""
+        found: list[TodoistTaskMap] = []
+        for start in range(0, len(todoist_ids), ID_CHUNK):
+            chunk = todoist_ids[start : start + ID_CHUNK]
+            found.extend(mapped.filter(todoist_task_id__in=chunk))
+        return [m for m in found if m.pushed is not None and not m.inflight]
+
+    def act_on(self, drifts: list[Drift], *, now: datetime) -> None:
+        """Restore or report each drift; write the mappings (fenced), and one event each."""
+        restore = conf.TODOIST_DRIFT_POLICY == DriftPolicy.RESTORE
+        deleted = [d for d in drifts if d.deleted]
+        tasks = self.local_tasks(d.mapping.local_task_id for d in deleted) if restore else {}
+        for drift in drifts:
+            mapping = drift.mapping
+            if restore and not drift.deleted:
+                # What Todoist holds now: the normal planning sends what puts local truth back.
+                pushed = {**mapping.pushed, **{n: v["todoist"] for n, v in drift.fields.items()}}
+                mapping.pushed, mapping.pushed_fingerprint = pushed, fingerprint(pushed)
+                drift.outcome = DriftOutcome.RESTORED
+            elif restore and mapping.local_task_id in tasks:
+                task = tasks[mapping.local_task_id]
+                self.settler.gone_after_create(PushItem(task, mapping, [], mapping.pushed))
+                if mapping.todoist_task_id is None:  # created again, in this very round
+                    drift.outcome = DriftOutcome.RESTORED
+                    self.settler.followups.discard(task.id)
+            mapping.last_drift = {
+                "fields": drift.fields,
+                "deleted": drift.deleted,
+                "outcome": str(drift.outcome),
+                "policy": str(conf.TODOIST_DRIFT_POLICY),
+                "job_id": self.run.job_id,
+            }
+            mapping.last_drift_at = now
+            self.report(drift)
+        changed = [d.mapping for d in drifts]
+        if restore:
+            mappings_save(changed)
+        with fenced():
+            TodoistTaskMap.objects.bulk_update(changed, ["last_drift", "last_drift_at"])
+
+    def local_tasks(self, task_ids: Iterable[int]) -> dict[int, Any]:
+        """The local tasks (as the sync reads them) of these ids, by id: one query."""
+        contract = task_contract()
+        scope = selectors.sync_scope_tasks(user_id=self.user_id, task_ids=list(task_ids))
+        return {task.pk: contract.read(task) for task in scope}
+
+    def report(self, drift: Drift) -> None:
+        mapping = drift.mapping
+        what = "deleted" if drift.deleted else "changed (" + ", ".join(drift.fields) + ")"
+        if drift.outcome == DriftOutcome.RESTORED:
+            done = "local truth is sent back in this run"
+        elif conf.TODOIST_DRIFT_POLICY == DriftPolicy.REPORT:
+            done = "reported only (TODOIST_DRIFT_POLICY=report)"
+        else:
+            done = "not restored (see its error)"
+        self.events.add(
+            Level.WARNING,
+            f"Task {mapping.local_task_id} was {what} in Todoist: {done}.",
+            {
+                "local_task_id": mapping.local_task_id,
+                "todoist_task_id": drift.todoist_id,
+                "drift": drift.fields,
+                "deleted": drift.deleted,
+                "outcome": str(drift.outcome),
+            },
+        )
