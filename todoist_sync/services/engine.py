@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
 from django.contrib.auth import get_user_model
@@ -28,7 +28,7 @@ from django.utils import timezone
 from todoist_sync import metrics, selectors
 from todoist_sync.conf import conf
 from todoist_sync.events import EventBuffer, Level
-from todoist_sync.exceptions import LeaseLost, NoTodoistToken, TodoistError, TodoistNotFoundError
+from todoist_sync.exceptions import LeaseLost, NoTodoistToken, TodoistError
 from todoist_sync.models import SyncRun, TodoistTaskMap
 from todoist_sync.services.accounts import mappings_follow_account
 from todoist_sync.services.coordination import (
@@ -40,25 +40,16 @@ from todoist_sync.services.coordination import (
 from todoist_sync.services.credentials import todoist_client, todoist_token_source
 from todoist_sync.services.healing import Healer
 from todoist_sync.services.persistence import (
-    PushItem,
-    forget_todoist_id,
-    mappings_insert,
     mappings_save,
 )
-from todoist_sync.services.planning import (
-    Action,
-    Decision,
-    SkipReason,
-    commands_for,
-    sync_plan,
-    with_real_ids,
-)
+from todoist_sync.services.planning import Action, Decision, SkipReason, project_names, sync_plan
 from todoist_sync.services.projects import ProjectDirectory
 from todoist_sync.services.pushers import BatchPusher, Pusher, SingleTaskPusher
 from todoist_sync.services.reconcile import Reconciler
 from todoist_sync.services.runs import schedule_sync, sync_enqueue
 from todoist_sync.services.settling import Settler
 from todoist_sync.services.transport import RunStop, Transport
+from todoist_sync.services.work import WorkBuilder
 from todoist_sync.todoist import TodoistClient
 from todoist_sync.tokens import token_key
 
@@ -320,7 +311,7 @@ class SyncEngine:
         invalid = [d for d in decisions if d.action == Action.INVALID]
         for d in invalid:
             self.settler.fail_invalid(d, user_id=self.user_id)
-        names = self.project_names(decisions)
+        names = project_names(decisions)
         unreadable = None
         if names:
             try:
@@ -341,7 +332,14 @@ class SyncEngine:
             )
             # Streamed: the first request leaves once its batch is built, and the rest of
             # the commands are built while it is out.
-            work = self.work_items(decisions, unreadable=unreadable)
+            builder = WorkBuilder(
+                user_id=self.user_id,
+                transport=self.transport,
+                settler=self.settler,
+                projects=self.projects,
+                known_labels=self.known_labels,
+            )
+            work = builder.items(decisions, unreadable=unreadable)
             try:
                 pusher.push(work)
             finally:
@@ -351,15 +349,6 @@ class SyncEngine:
             unconfirmed
         )
         self.settler.followups.update(self.projects.waiting_for_room())
-
-    @staticmethod
-    def project_names(decisions: list[Decision]) -> set[str]:
-        """The projects this round puts tasks in (creates, reopens and moves)."""
-        return {
-            d.plan.achieved["project"]
-            for d in decisions
-            if d.plan is not None and (d.plan.create or d.plan.reopen or d.plan.move)
-        }
 
     def count_skips(self, decisions: list[Decision]) -> None:
         self.run.unchanged += sum(d.action == Action.UNCHANGED for d in decisions)
@@ -371,99 +360,3 @@ class SyncEngine:
                 f"Skipped {len(unknown)} task(s) in a status the sync does not know.",
                 {"tasks": [{"id": d.task.id, "status": d.task.raw_status} for d in unknown[:100]]},
             )
-
-    def work_items(
-        self, decisions: list[Decision], *, unreadable: TodoistError | None = None
-    ) -> Iterator[PushItem]:
-        """Turn decisions into commands, one task at a time (committed by the pusher before
-        they leave). `unreadable`: why this round's projects could not be read, if so."""
-        settled: list[TodoistTaskMap] = []  # decided here, without a request
-        try:
-            yield from self.items_for(decisions, settled, unreadable)
-        finally:
-            mappings_insert(user_id=self.user_id, mappings=[m for m in settled if m.pk is None])
-            mappings_save(settled)
-            self.events.flush()
-
-    def items_for(
-        self,
-        decisions: list[Decision],
-        settled: list[TodoistTaskMap],
-        unreadable: TodoistError | None,
-    ) -> Iterator[PushItem]:
-        planned = [d for d in decisions if d.plan is not None]
-        for d in planned:
-            if d.mapping is None:
-                d.mapping = TodoistTaskMap(
-                    user_id=self.user_id,
-                    local_task_id=d.task.id,
-                    request_id=str(uuid.uuid4()),
-                    sync_state=State.PENDING,
-                    account=self.projects.account,
-                )
-            elif d.plan.create:
-                # The previous create is resolved (failed for good, or deleted in Todoist):
-                # a fresh uuid, since Todoist would not execute the old one again.
-                d.mapping.request_id = str(uuid.uuid4())
-                forget_todoist_id(d.mapping)
-        # Tasks created closed first: each needs a free place in its project only for a moment,
-        # so they go before the open ones fill it.
-        planned.sort(key=lambda d: not (d.plan.create and d.plan.achieved["done"]))
-        relabel = [d.mapping.todoist_task_id for d in planned if d.plan.set_blocked is not None]
-        # Labels the reconcile just read are not read again (each used once: our own commands
-        # change them).
-        known = {t: self.known_labels.pop(t) for t in relabel if t in self.known_labels}
-        labels, unread = self.transport.read_labels([t for t in relabel if t not in known])
-        labels.update(known)
-        for d in planned:
-            target = d.mapping.todoist_task_id
-            project = d.plan.achieved.get("project")
-            if (d.plan.create or d.plan.reopen or d.plan.move) and unreadable is not None:
-                self.settler.settle_error(
-                    d.task, d.mapping, unreadable, achieved=d.plan.achieved, ok_add=False,
-                    remaining=[],
-                )  # fmt: skip
-                settled.append(d.mapping)
-                continue
-            if d.plan.create or d.plan.reopen or d.plan.move:
-                waiting = self.projects.take_room(project, stays_open=not d.plan.achieved["done"])
-                if waiting:  # its project is full (or cannot be made): pending, no error
-                    self.settler.wait(d.mapping, waiting, name=project)
-                    settled.append(d.mapping)
-                    continue
-            if d.plan.set_blocked is not None and target not in labels:
-                # Its labels could not be read (it is retried with backoff rather than marked
-                # synced with a stale label), or Todoist has no such active task.
-                error = unread.get(target) or TodoistNotFoundError(
-                    "not found among active Todoist tasks", status=404
-                )
-                self.settler.settle_error(
-                    d.task, d.mapping, error, achieved=d.plan.achieved, ok_add=False, remaining=[]
-                )
-                settled.append(d.mapping)
-                continue
-            commands = commands_for(
-                d.plan, d.mapping, labels.get(target), project_id=self.projects.ref(project)
-            )
-            if not commands:  # e.g. the label was already as wanted
-                self.settler.mark_synced(d.mapping, d.plan.achieved)
-                settled.append(d.mapping)
-                continue
-            d.mapping.inflight = {"commands": commands, "achieved": d.plan.achieved}
-            if d.plan.create and self.projects.account.items_sync_token:
-                # Where a read finds this create, if Todoist confirms it without its id.
-                d.mapping.inflight["since"] = self.projects.account.items_sync_token
-            if d.plan.deferred:
-                self.settler.followups.add(d.task.id)
-            yield PushItem(d.task, d.mapping, commands, d.plan.achieved)
-        for d in decisions:
-            if d.action != Action.RESEND:
-                continue
-            achieved = d.mapping.inflight["achieved"]
-            if d.mapping.inflight.get("add_confirmed") and not d.mapping.todoist_task_id:
-                # Created in Todoist, id unknown: found by this round's read, not re-sent.
-                item = PushItem(d.task, d.mapping, d.mapping.inflight["commands"], achieved)
-                self.settler.unconfirmed.append(item)
-                continue
-            commands = with_real_ids(d.mapping.inflight["commands"], d.mapping)
-            yield PushItem(d.task, d.mapping, commands, achieved, resend=True)

@@ -67,6 +67,15 @@ class Decision:
     skip: SkipReason | None = None
 
 
+def project_names(decisions: list[Decision]) -> set[str]:
+    """The projects these decisions put tasks in (creates, reopens and moves)."""
+    return {
+        d.plan.achieved["project"]
+        for d in decisions
+        if d.plan is not None and (d.plan.create or d.plan.reopen or d.plan.move)
+    }
+
+
 def raw_fingerprint(task: LocalTask) -> str:
     """Fingerprint of the local fields as they are, valid or not (a permanent error waits for
     this to change)."""

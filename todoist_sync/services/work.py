@@ -1,0 +1,142 @@
+"""A round's work: its decisions turned into the commands to push, one task at a time.
+
+New tasks get their mapping (and the create's uuid), re-creates a fresh uuid; a relabel gets
+the task's current labels (one read per 100, none for labels a reconcile just read); a create,
+reopen or move takes room in its project or waits; what needs no request is settled here and
+written when the round's work is done. The pusher pulls the items as it fills its batches.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+from todoist_sync.exceptions import TodoistError, TodoistNotFoundError
+from todoist_sync.models import TodoistTaskMap
+from todoist_sync.services.persistence import (
+    PushItem,
+    forget_todoist_id,
+    mappings_insert,
+    mappings_save,
+)
+from todoist_sync.services.planning import Action, Decision, commands_for, with_real_ids
+from todoist_sync.services.projects import ProjectDirectory
+from todoist_sync.services.settling import Settler
+from todoist_sync.services.transport import Transport
+
+State = TodoistTaskMap.SyncState
+
+
+class WorkBuilder:
+    def __init__(
+        self,
+        *,
+        user_id: int,
+        transport: Transport,
+        settler: Settler,
+        projects: ProjectDirectory,
+        known_labels: dict[str, list[str]],
+    ) -> None:
+        self.user_id = user_id
+        self.transport = transport
+        self.settler = settler
+        self.events = settler.events
+        self.projects = projects
+        # Labels a reconcile read this run, by Todoist id: each used once, then read again.
+        self.known_labels = known_labels
+
+    def items(
+        self, decisions: list[Decision], *, unreadable: TodoistError | None = None
+    ) -> Iterator[PushItem]:
+        """Turn decisions into commands, one task at a time (committed by the pusher before
+        they leave). `unreadable`: why this round's projects could not be read, if so."""
+        settled: list[TodoistTaskMap] = []  # decided here, without a request
+        try:
+            yield from self.commands(decisions, settled, unreadable)
+        finally:
+            mappings_insert(user_id=self.user_id, mappings=[m for m in settled if m.pk is None])
+            mappings_save(settled)
+            self.events.flush()
+
+    def commands(
+        self,
+        decisions: list[Decision],
+        settled: list[TodoistTaskMap],
+        unreadable: TodoistError | None,
+    ) -> Iterator[PushItem]:
+        planned = [d for d in decisions if d.plan is not None]
+        for d in planned:
+            if d.mapping is None:
+                d.mapping = TodoistTaskMap(
+                    user_id=self.user_id,
+                    local_task_id=d.task.id,
+                    request_id=str(uuid.uuid4()),
+                    sync_state=State.PENDING,
+                    account=self.projects.account,
+                )
+            elif d.plan.create:
+                # The previous create is resolved (failed for good, or deleted in Todoist):
+                # a fresh uuid, since Todoist would not execute the old one again.
+                d.mapping.request_id = str(uuid.uuid4())
+                forget_todoist_id(d.mapping)
+        # Tasks created closed first: each needs a free place in its project only for a moment,
+        # so they go before the open ones fill it.
+        planned.sort(key=lambda d: not (d.plan.create and d.plan.achieved["done"]))
+        relabel = [d.mapping.todoist_task_id for d in planned if d.plan.set_blocked is not None]
+        # Labels the reconcile just read are not read again (each used once: our own commands
+        # change them).
+        known = {t: self.known_labels.pop(t) for t in relabel if t in self.known_labels}
+        labels, unread = self.transport.read_labels([t for t in relabel if t not in known])
+        labels.update(known)
+        for d in planned:
+            target = d.mapping.todoist_task_id
+            project = d.plan.achieved.get("project")
+            if (d.plan.create or d.plan.reopen or d.plan.move) and unreadable is not None:
+                self.settler.settle_error(
+                    d.task, d.mapping, unreadable, achieved=d.plan.achieved, ok_add=False,
+                    remaining=[],
+                )  # fmt: skip
+                settled.append(d.mapping)
+                continue
+            if d.plan.create or d.plan.reopen or d.plan.move:
+                waiting = self.projects.take_room(project, stays_open=not d.plan.achieved["done"])
+                if waiting:  # its project is full (or cannot be made): pending, no error
+                    self.settler.wait(d.mapping, waiting, name=project)
+                    settled.append(d.mapping)
+                    continue
+            if d.plan.set_blocked is not None and target not in labels:
+                # Its labels could not be read (it is retried with backoff rather than marked
+                # synced with a stale label), or Todoist has no such active task.
+                error = unread.get(target) or TodoistNotFoundError(
+                    "not found among active Todoist tasks", status=404
+                )
+                self.settler.settle_error(
+                    d.task, d.mapping, error, achieved=d.plan.achieved, ok_add=False, remaining=[]
+                )
+                settled.append(d.mapping)
+                continue
+            commands = commands_for(
+                d.plan, d.mapping, labels.get(target), project_id=self.projects.ref(project)
+            )
+            if not commands:  # e.g. the label was already as wanted
+                self.settler.mark_synced(d.mapping, d.plan.achieved)
+                settled.append(d.mapping)
+                continue
+            d.mapping.inflight = {"commands": commands, "achieved": d.plan.achieved}
+            if d.plan.create and self.projects.account.items_sync_token:
+                # Where a read finds this create, if Todoist confirms it without its id.
+                d.mapping.inflight["since"] = self.projects.account.items_sync_token
+            if d.plan.deferred:
+                self.settler.followups.add(d.task.id)
+            yield PushItem(d.task, d.mapping, commands, d.plan.achieved)
+        for d in decisions:
+            if d.action != Action.RESEND:
+                continue
+            achieved = d.mapping.inflight["achieved"]
+            if d.mapping.inflight.get("add_confirmed") and not d.mapping.todoist_task_id:
+                # Created in Todoist, id unknown: found by this round's read, not re-sent.
+                item = PushItem(d.task, d.mapping, d.mapping.inflight["commands"], achieved)
+                self.settler.unconfirmed.append(item)
+                continue
+            commands = with_real_ids(d.mapping.inflight["commands"], d.mapping)
+            yield PushItem(d.task, d.mapping, commands, achieved, resend=True)
