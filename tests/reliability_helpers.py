@@ -36,9 +36,9 @@ from pathlib import Path
 from typing import Any
 
 import requests
-from e2e_helpers import LocalStack, migrated_stack, orm_alias
 
 from scripts.harness import Proc, RecordingApi
+from tests.e2e_helpers import LocalStack, migrated_stack, orm_alias
 
 # `make soak` sets SOAK_SIZE=large; CI runs the same tests at their CI size.
 LARGE = os.environ.get("SOAK_SIZE", "").strip().lower() == "large"

@@ -11,9 +11,9 @@ import os
 
 import pytest
 import requests
-from e2e_helpers import E2EStack, e2e_stack, orm_alias
 
 from scripts.harness import Stack
+from tests.e2e_helpers import E2EStack, e2e_stack, orm_alias
 
 pytestmark = pytest.mark.e2e
 

@@ -7,8 +7,8 @@ import datetime
 
 import pytest
 from django.utils import timezone
-from factories import make_task, run_sync, sim_tasks
 
+from tests.factories import make_task, run_sync, sim_tasks
 from todoist_sync import services
 from todoist_sync.models import SyncLease, TodoistTaskMap
 from todoist_sync.services import engine

@@ -8,10 +8,10 @@ import json
 
 import pytest
 from django.test import Client, override_settings
-from factories import make_task
 from rest_framework.test import APIClient
 
 from planner.models import Task
+from tests.factories import make_task
 from todoist_sync.models import TodoistCredential
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("queued_jobs")]

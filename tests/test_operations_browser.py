@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from django.contrib.auth import get_user_model
 from django.db import connections
-from factories import make_map
 
+from tests.factories import make_map
 from todoist_sync.models import TodoistTaskMap
 
 playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")

@@ -14,8 +14,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from factories import make_task, run_sync
 
+from tests.factories import make_task, run_sync
 from todoist_sync.models import RateBudget, SyncRun
 
 pytestmark = pytest.mark.django_db

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 from django.db import connection
-from factories import make_map, make_task, run_sync
 from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.factories import make_map, make_task, run_sync
 from todoist_sync import metrics
 from todoist_sync.conf import conf
 from todoist_sync.models import RateBudget, SyncRun, TodoistTaskMap

@@ -5,10 +5,10 @@ import datetime
 import pytest
 from django.db import IntegrityError, transaction
 from django.test import override_settings
-from factories import make_task
 from rest_framework.test import APIClient
 
 from planner.models import TITLE_MAX_LENGTH, EventLog, Task
+from tests.factories import make_task
 
 pytestmark = pytest.mark.django_db
 

@@ -13,7 +13,8 @@ import time
 from urllib.parse import urlsplit
 
 import pytest
-from reliability_helpers import (
+
+from tests.reliability_helpers import (
     assert_no_secret_anywhere,
     check_invariant,
     drive_until_quiet,

@@ -10,7 +10,8 @@ from __future__ import annotations
 import time
 
 import pytest
-from reliability_helpers import (
+
+from tests.reliability_helpers import (
     admin_session,
     assert_no_secret_anywhere,
     check_invariant,

@@ -15,7 +15,8 @@ import time
 
 import pytest
 from django.utils import timezone
-from reliability_helpers import (
+
+from tests.reliability_helpers import (
     LARGE,
     TASKS_PER_CHAT,
     Editor,

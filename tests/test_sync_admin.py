@@ -12,9 +12,9 @@ from django.contrib.messages import constants as message_level
 from django.db import connection
 from django.test import Client, override_settings
 from django.test.utils import CaptureQueriesContext
-from factories import make_map
 
 from planner.models import EventLog, Task
+from tests.factories import make_map
 from todoist_sync.models import SyncRun, TodoistCredential, TodoistTaskMap
 from todoist_sync.tokens import encrypt_token
 

@@ -16,10 +16,10 @@ import pytest
 from django.core.management import call_command
 from django.test import override_settings
 from django.utils import timezone
-from factories import make_map
 from rest_framework.test import APIClient
 
 from planner.models import Task
+from tests.factories import make_map
 from todoist_sync import services
 from todoist_sync.models import SyncRun, TodoistCredential, TodoistTaskMap
 

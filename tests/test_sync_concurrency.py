@@ -6,9 +6,9 @@ import threading
 
 import pytest
 from django.db import connection
-from factories import run_sync, sim_tasks
 
 from planner.models import Task
+from tests.factories import run_sync, sim_tasks
 from todoist_sync.models import SyncRun, TodoistTaskMap
 
 

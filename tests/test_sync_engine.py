@@ -11,9 +11,9 @@ import pytest
 import requests
 from django.utils import timezone
 from django_q.models import Schedule
-from factories import make_task, run_sync, sim_tasks
 
 from planner.models import EventLog, Task
+from tests.factories import make_task, run_sync, sim_tasks
 from todoist_sync import services
 from todoist_sync.models import RateBudget, SyncLease, SyncRun, TodoistTaskMap
 from todoist_sync.services import coordination, engine, planning

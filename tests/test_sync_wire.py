@@ -7,10 +7,10 @@ import datetime
 import pytest
 import responses
 from django.conf import settings
-from factories import run_sync
 from responses import matchers
 
 from planner.models import Task
+from tests.factories import run_sync
 from todoist_sync.models import TodoistProject, TodoistTaskMap
 
 pytestmark = pytest.mark.django_db

@@ -5,8 +5,8 @@ disconnects their own token is not moved into the shared account unless the oper
 from __future__ import annotations
 
 import pytest
-from factories import make_task, run_sync, sim_tasks
 
+from tests.factories import make_task, run_sync, sim_tasks
 from todoist_sync import selectors, services
 from todoist_sync.models import TodoistCredential, TodoistTaskMap
 from todoist_sync.tokens import encrypt_token

@@ -7,8 +7,8 @@ import datetime
 
 import pytest
 from django.utils import timezone
-from factories import make_task, run_sync
 
+from tests.factories import make_task, run_sync
 from todoist_sync import services
 from todoist_sync.exceptions import NoTodoistToken
 from todoist_sync.models import SyncRun, TodoistCredential
