@@ -17,7 +17,7 @@ the command line; the web server binds 127.0.0.1.
     with Stack(env=env, log_dir=Path("var/demo/logs")) as stack:
         sim = stack.start_simulator(tokens=[TOKEN])  # waits; later processes use it
         stack.start_qcluster()
-        web = stack.start_web()
+        web = stack.start_web()  # or stack.start_gunicorn(), as in production
         stack.wait_ready()
         api = Api(web.url, api_token)
         run = api.wait_for_run(api.trigger_sync(), stack=stack)

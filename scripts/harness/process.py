@@ -101,7 +101,8 @@ class WorkerProc(Proc):
 
 
 class WebProc(Proc):
-    """`manage.py runserver`: ready once it answers HTTP on `url`."""
+    """The web process (`manage.py runserver`, or gunicorn): ready once it answers HTTP on
+    `url`."""
 
     role = "web"
 

@@ -144,13 +144,43 @@ class Stack:
         web.url = f"http://{LOOPBACK}:{port}"
         return web
 
+    def start_gunicorn(
+        self,
+        port: int | None = None,
+        *,
+        workers: int = 2,
+        name: str = "gunicorn",
+        env: Mapping[str, str] | None = None,
+    ) -> Proc:
+        """`gunicorn config.wsgi` (the README's production web process) on 127.0.0.1, from the
+        interpreter's own bin directory (`.venv/bin/gunicorn`), with `env` over the stack's;
+        `proc.url` is its root URL. Wait for it with `wait_ready`. Gunicorn's control socket is
+        off: every gunicorn would put its own at the same path, ~/.gunicorn/gunicorn.ctl."""
+        gunicorn = Path(self.python).parent / "gunicorn"
+        if not gunicorn.is_file():
+            raise StackError(f"{gunicorn} not found: install requirements/base.txt")
+        port = port or free_port()
+        args = ["config.wsgi", "--bind", f"{LOOPBACK}:{port}", "--workers", str(workers)]
+        args.append("--no-control-socket")
+        env = {**self.env, **(env or {})}
+        web = self._launch(WebProc, name, args, env, program=[str(gunicorn)])
+        web.url = f"http://{LOOPBACK}:{port}"
+        return web
+
     def _launch(
-        self, proc_class: type[P], name: str, args: list[str], env: Mapping[str, str] | None
+        self,
+        proc_class: type[P],
+        name: str,
+        args: list[str],
+        env: Mapping[str, str] | None,
+        *,
+        program: list[str] | None = None,
     ) -> P:
+        """Start `program` (default: this interpreter) with `args`."""
         log_path = self.log_dir / f"{name}.log"
         with log_path.open("wb") as log:
             popen = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
-                [self.python, *args],
+                [*(program or [self.python]), *args],
                 cwd=REPO_ROOT,
                 env=dict(env if env is not None else self.env),
                 stdin=subprocess.DEVNULL,
