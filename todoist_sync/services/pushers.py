@@ -76,7 +76,7 @@ class BatchPusher(Pusher):
     run on the sender threads; every database access stays on this one.
     """
 
-    requests_in_flight = 2
+    requests_in_flight = 3
 
     def push(self, work: Iterable[PushItem]) -> None:
         batches = self.batches(work)

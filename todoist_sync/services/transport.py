@@ -127,8 +127,8 @@ class Transport:
         raise RunStop(exc.run_state, exc.run_summary, resume)
 
     def note_stop(self, exc: TodoistError) -> datetime | None:
-        """One event for each answer that stops the run (two requests in flight can both be
-        answered 429: neither goes unrecorded). Answers when the run may resume."""
+        """One event for each answer that stops the run (requests in flight at once can all be
+        answered 429: none goes unrecorded). Answers when the run may resume."""
         resume = None
         data: dict = {"status": exc.status}
         if exc.resume_after is not None:
