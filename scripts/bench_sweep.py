@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import argparse
 import ast
-import contextlib
 import datetime
 import logging
 import math
@@ -41,16 +40,15 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import requests
 
 from scripts.harness import SimProc, Stack, StackError, stack_env
+from scripts.harness.database import throwaway_database
 
 TASKS_PER_USER = 20
 CHANGED_PER_USER = 2
@@ -66,40 +64,6 @@ def log(line: str) -> None:
 
 # --------------------------------------------------------------------------------------------
 # The throwaway database
-
-
-def _is_postgres(url: str) -> bool:
-    return urlsplit(url).scheme in ("postgres", "postgresql", "pgsql", "psql")
-
-
-@contextlib.contextmanager
-def throwaway_database(tmp: Path) -> Iterator[str]:
-    """The URL of an empty database, removed afterwards: a new database on DATABASE_URL's
-    server when that is PostgreSQL (the sweep reads every user of its database), else a SQLite
-    file."""
-    base = os.environ.get("DATABASE_URL", "")
-    if not _is_postgres(base):
-        yield f"sqlite:///{tmp / 'sweep.sqlite3'}"
-        return
-    import psycopg
-    from psycopg import sql
-
-    name = f"planner_sweep_{os.getpid()}_{secrets.token_hex(4)}"
-    parts = urlsplit(base)
-    server = urlunsplit(parts._replace(scheme="postgresql"))
-    with psycopg.connect(server, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    try:
-        yield urlunsplit(parts._replace(path="/" + name))
-    finally:
-        with contextlib.suppress(Exception):
-            from django.db import connections
-
-            connections.close_all()
-        with psycopg.connect(server, autocommit=True) as conn:
-            conn.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
 
 
 # --------------------------------------------------------------------------------------------
@@ -553,7 +517,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.users < 2 or args.minutes < 1 or not 0 <= args.throttled < args.users:
         _parser().error("needs 2 users or more, 1 minute or more, fewer throttled than users")
     with tempfile.TemporaryDirectory(prefix="planner-sweep-") as tmp:
-        with throwaway_database(Path(tmp)) as database_url:
+        with throwaway_database(Path(tmp), "sweep") as database_url:
             return _run(args, Path(tmp), database_url)
 
 

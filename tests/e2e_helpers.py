@@ -1,13 +1,11 @@
 """Helpers of the end-to-end tests (and the reliability suite): a whole stack in real processes.
 
 Starting, watching and stopping the processes, the simulator's controls and the planner API
-client are the process harness's (`scripts/harness`), shared with `make demo` and `make bench`.
-What is test-only is here:
+client are the process harness's (`scripts/harness`), shared with `make demo` and `make bench`,
+and so is `throwaway_database` (a database the subprocesses can see: pytest-django's own is no
+use, an in-memory SQLite database is invisible to another process and a test transaction hides
+rows from it). What is test-only is here:
 
-- `temp_database(tmp_path)`: a throwaway database the subprocesses can see. A SQLite file, or a
-  temporary database on the PostgreSQL server of DATABASE_URL when that is PostgreSQL (CI runs
-  the suite once on each). pytest-django's own test database is no use: an in-memory SQLite
-  database is invisible to another process, and a test transaction hides rows from it.
 - `orm_alias(database_url)`: a Django connection alias to that database in the test process, so
   assertions can use the ORM (`Task.objects.using(alias)`); wrap its use in
   `django_db_blocker.unblock()`.
@@ -27,13 +25,11 @@ from __future__ import annotations
 import contextlib
 import copy
 import dataclasses
-import os
 import secrets
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 from scripts.harness import (
     Api,
@@ -44,34 +40,7 @@ from scripts.harness import (
     run_manage,
     stack_env,
 )
-
-
-def _is_postgres(url: str) -> bool:
-    return urlsplit(url).scheme in ("postgres", "postgresql", "pgsql", "psql")
-
-
-@contextlib.contextmanager
-def temp_database(tmp_path: Path) -> Iterator[str]:
-    """Yields the URL of an empty database that is dropped (or deleted) afterwards."""
-    base = os.environ.get("DATABASE_URL", "")
-    if not _is_postgres(base):
-        yield f"sqlite:///{tmp_path / 'e2e.sqlite3'}"
-        return
-    import psycopg
-    from psycopg import sql
-
-    name = f"planner_e2e_{os.getpid()}_{secrets.token_hex(4)}"
-    parts = urlsplit(base)
-    server = urlunsplit(parts._replace(scheme="postgresql"))
-    with psycopg.connect(server, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    try:
-        yield urlunsplit(parts._replace(path="/" + name))
-    finally:
-        with psycopg.connect(server, autocommit=True) as conn:
-            conn.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
+from scripts.harness.database import throwaway_database
 
 
 @contextlib.contextmanager
@@ -123,7 +92,7 @@ def migrated_stack(
     """A migrated temporary database, and a `Stack` on it (logs in `tmp_path/logs`) with the web
     process and a simulator that accepts `todoist_token` (the global TODOIST_API_TOKEN) and
     `sim_tokens`."""
-    with temp_database(tmp_path) as database_url:
+    with throwaway_database(tmp_path) as database_url:
         env = stack_env(database_url=database_url, todoist_token=todoist_token, extra=extra_env)
         run_manage(["migrate", "--noinput", "--verbosity", "0"], env=env, timeout=300)
         with Stack(env=env, log_dir=tmp_path / "logs") as stack:

@@ -58,3 +58,27 @@ def run_sync(user: Any, **kwargs: Any) -> SyncRun:
 def sim_tasks(sim: Any, account: str = "alice") -> list[dict]:
     """The tasks an account holds at the simulator, without the deleted ones."""
     return [task for task in sim.tasks(account) if not task["is_deleted"]]
+
+
+def run_through_every_failure(user: Any, sim: Any, token: str, settings: Any) -> None:
+    """Runs of `user` that meet every failure the engine handles, so a test can scan what they
+    wrote and logged for the token: 5xx, 429, lost answers, a revoked token and no server."""
+    from todoist_sync.models import RateBudget
+
+    settings.TODOIST_USE_BATCH = False
+    for i in range(3):
+        make_task(user, f"Leak{i}")
+    for faults in (
+        {"error_rate": 1.0},
+        {"error_rate": 0.0, "rate_limit_429_rate": 1.0},
+        {"rate_limit_429_rate": 0.0, "lost_answer_rate": 1.0},
+    ):
+        sim.configure(**faults)
+        RateBudget.objects.update(blocked_until=None)
+        run_sync(user, retry_errors=True)
+    settings.TODOIST_API_TOKEN = token + "-revoked"
+    run_sync(user, retry_errors=True)
+    settings.TODOIST_API_URL = "http://127.0.0.1:9/api/v1"  # nothing listens: connection error
+    settings.TODOIST_API_TOKEN = token
+    RateBudget.objects.update(blocked_until=None)
+    run_sync(user, retry_errors=True)

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.factories import make_task, run_sync
-from todoist_sync.models import RateBudget, SyncRun
+from tests.factories import make_task, run_sync, run_through_every_failure
+from todoist_sync.models import SyncRun
 
 pytestmark = pytest.mark.django_db
 
@@ -73,23 +73,7 @@ def test_lines_outside_a_run_carry_no_run_ids(json_log):
 
 
 def test_a_json_log_of_failing_runs_never_holds_the_token(json_log, user, sim, sim_token, settings):
-    settings.TODOIST_USE_BATCH = False
-    for i in range(3):
-        make_task(user, f"Leak{i}")
-    for faults in (
-        {"error_rate": 1.0},
-        {"error_rate": 0.0, "rate_limit_429_rate": 1.0},
-        {"rate_limit_429_rate": 0.0, "lost_answer_rate": 1.0},
-    ):
-        sim.configure(**faults)
-        RateBudget.objects.update(blocked_until=None)
-        run_sync(user, retry_errors=True)
-    settings.TODOIST_API_TOKEN = sim_token + "-revoked"
-    run_sync(user, retry_errors=True)
-    settings.TODOIST_API_URL = "http://127.0.0.1:9/api/v1"  # nothing listens: connection error
-    settings.TODOIST_API_TOKEN = sim_token
-    RateBudget.objects.update(blocked_until=None)
-    run_sync(user, retry_errors=True)
+    run_through_every_failure(user, sim, sim_token, settings)
 
     records = lines_of(json_log)
     assert {r["level"] for r in records} >= {"DEBUG", "INFO"}

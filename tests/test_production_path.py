@@ -30,7 +30,8 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 
 from scripts.harness import Api, SimProc, Stack, StackError, run_manage
-from tests.e2e_helpers import orm_alias, temp_database
+from scripts.harness.database import throwaway_database
+from tests.e2e_helpers import orm_alias
 
 pytestmark = pytest.mark.e2e
 
@@ -129,7 +130,7 @@ def test_readme_production_path_on_postgres_and_redis(tmp_path, django_db_blocke
     broker = redis.Redis.from_url(redis_url)
     broker.delete(QUEUE_KEY)  # nothing left over from another run
     with (
-        temp_database(tmp_path) as database_url,
+        throwaway_database(tmp_path, "production") as database_url,
         Stack(
             env=readme_env(
                 database_url=database_url, redis_url=redis_url, static_root=tmp_path / "static"

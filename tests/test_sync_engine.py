@@ -13,7 +13,7 @@ from django.utils import timezone
 from django_q.models import Schedule
 
 from planner.models import EventLog, Task
-from tests.factories import make_task, run_sync, sim_tasks
+from tests.factories import make_task, run_sync, run_through_every_failure, sim_tasks
 from todoist_sync import services
 from todoist_sync.models import RateBudget, SyncLease, SyncRun, TodoistTaskMap
 from todoist_sync.services import coordination, engine, planning
@@ -618,23 +618,7 @@ def test_batches_hold_at_most_the_command_limit(user, sim, settings):
 
 def test_the_token_never_appears_in_logs_rows_or_errors(user, sim, sim_token, settings, caplog):
     caplog.set_level(logging.DEBUG)
-    settings.TODOIST_USE_BATCH = False
-    for i in range(3):
-        make_task(user, f"Leak{i}")
-    for config in (
-        {"error_rate": 1.0},
-        {"error_rate": 0.0, "rate_limit_429_rate": 1.0},
-        {"rate_limit_429_rate": 0.0, "lost_answer_rate": 1.0},
-    ):
-        sim.configure(**config)
-        RateBudget.objects.update(blocked_until=None)
-        run_sync(user, retry_errors=True)
-    settings.TODOIST_API_TOKEN = sim_token + "-revoked"
-    run_sync(user, retry_errors=True)
-    settings.TODOIST_API_URL = "http://127.0.0.1:9/api/v1"  # nothing listens: connection error
-    settings.TODOIST_API_TOKEN = sim_token
-    RateBudget.objects.update(blocked_until=None)
-    run_sync(user, retry_errors=True)
+    run_through_every_failure(user, sim, sim_token, settings)
 
     assert EventLog.objects.filter(level="error").exists()
     written = json.dumps(
