@@ -1,8 +1,8 @@
 """The sync's events, handed to the host through one signal.
 
 The app keeps no event table of its own: the host connects a receiver to `sync_events` and
-stores the events where its other events go (planner connects it to its `EventLog`). Events
-come in lists, one per flush of a run, so a receiver can write them in one `bulk_create`.
+stores the events where its other events go (the default host's `EventLog`). Events come in
+lists, one per flush of a run, so a receiver can write them in one `bulk_create`.
 Callers never put a secret in `message` or `data`.
 """
 

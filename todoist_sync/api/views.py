@@ -57,7 +57,7 @@ class SyncTriggerApi(APIView):
     # Whatever the host's REST_FRAMEWORK defaults: an anonymous caller has no tasks to sync.
     permission_classes = [IsAuthenticated]
     parser_classes = [JSONParser]
-    # For the host's scoped throttle, if it has one (planner limits it per user).
+    # For the host's scoped throttle, if it has one (a host may limit triggers per user).
     throttle_scope = "todoist_sync.trigger"
 
     @extend_schema(
