@@ -10,43 +10,21 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 
+from tests.simulator.client import OTHER_TOKEN, TOKEN, sync
 from todoist_sim import SimConfig, Simulator, main
 
-TOKEN = "sim-token-alice-1111"
-OTHER_TOKEN = "sim-token-bob-2222"
-REPO_ROOT = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture
-def sim() -> Iterator[Simulator]:
-    with Simulator(SimConfig(seed=7), {"alice": TOKEN, "bob": OTHER_TOKEN}) as simulator:
-        yield simulator
-
-
-@pytest.fixture
-def http() -> Iterator[requests.Session]:
-    session = requests.Session()
-    session.headers["Authorization"] = f"Bearer {TOKEN}"
-    yield session
-    session.close()
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def create(sim: Simulator, http: requests.Session, **fields: Any) -> dict[str, Any]:
     fields.setdefault("content", "Buy milk")
     response = http.post(f"{sim.url}/tasks", json=fields, timeout=5)
-    assert response.status_code == 200, response.text
-    return response.json()
-
-
-def sync(sim: Simulator, http: requests.Session, commands: list[dict[str, Any]]) -> dict:
-    response = http.post(f"{sim.url}/sync", json={"commands": commands}, timeout=5)
     assert response.status_code == 200, response.text
     return response.json()
 

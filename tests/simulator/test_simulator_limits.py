@@ -6,17 +6,14 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import requests
 
+from tests.simulator.client import OTHER_TOKEN, TOKEN, sync
 from todoist_sim import WORST_CASE, ApiError, SimConfig, Simulator
 from todoist_sim.cli import parse_config
-
-TOKEN = "sim-token-alice-1111"
-OTHER_TOKEN = "sim-token-bob-2222"
 
 ITEM_NOT_FOUND = {
     "error": "Item not found",
@@ -42,26 +39,6 @@ def project_full(max_count: int) -> dict[str, Any]:
         "http_code": 403,
         "error_extra": {"max_count": max_count},
     }
-
-
-@pytest.fixture
-def sim() -> Iterator[Simulator]:
-    with Simulator(SimConfig(seed=7), {"alice": TOKEN, "bob": OTHER_TOKEN}) as simulator:
-        yield simulator
-
-
-@pytest.fixture
-def http() -> Iterator[requests.Session]:
-    session = requests.Session()
-    session.headers["Authorization"] = f"Bearer {TOKEN}"
-    yield session
-    session.close()
-
-
-def sync(sim: Simulator, http: requests.Session, commands: list[dict[str, Any]]) -> dict:
-    response = http.post(f"{sim.url}/sync", json={"commands": commands}, timeout=5)
-    assert response.status_code == 200, response.text
-    return response.json()
 
 
 def read(sim: Simulator, http: requests.Session, token: str, types: list[str]) -> dict:
