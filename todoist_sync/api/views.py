@@ -212,9 +212,9 @@ class TodoistTokenApi(APIView):
 
 
 class ChatProjectApi(APIView):
-    permission_classes = [IsAuthenticated]
     """The Todoist project a chat's tasks go to."""
 
+    permission_classes = [IsAuthenticated]
     parser_classes = [JSONParser]
     # A change queues a sync: it counts as a trigger.
     throttle_scope = "todoist_sync.trigger"
