@@ -21,7 +21,7 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any, TextIO
@@ -351,6 +351,20 @@ class Simulator:
     def configure(self, **changes: Any) -> SimConfig:
         """Change config fields at runtime; ValueError names an unknown or bad field."""
         return self._state.configure(**changes)
+
+    def lose_next(
+        self, count: int = 1, *, when: Callable[[list[dict[str, Any]]], bool] | None = None
+    ) -> None:
+        """Apply the next `count` mutating requests (those whose /sync commands `when` accepts),
+        then drop their answers, as a connection lost after Todoist did the work."""
+        self._state.plan_fault("lose", count, when)
+
+    def fail_next(
+        self, count: int = 1, *, when: Callable[[list[dict[str, Any]]], bool] | None = None
+    ) -> None:
+        """Answer the next `count` requests (those whose /sync commands `when` accepts) with a
+        5xx before anything is applied."""
+        self._state.plan_fault("fail", count, when)
 
     def reset(self) -> None:
         """Forget all tasks, dedupe memory, limit windows and stats (accounts stay)."""

@@ -16,7 +16,8 @@ import re
 import secrets
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from todoist_sim.config import SimConfig
@@ -88,6 +89,22 @@ def _stable_id(seed: str) -> str:
     return "".join(chars)
 
 
+@dataclass(frozen=True)
+class PlannedFault:
+    kind: str  # "lose" or "fail"
+    when: Callable[[list[dict[str, Any]]], bool] | None
+
+
+def _sync_commands(body: bytes) -> list[dict[str, Any]]:
+    """The /sync commands of a JSON request body, if any (for matching planned faults)."""
+    try:
+        parsed = json.loads(body or b"{}")
+    except ValueError:
+        return []
+    commands = parsed.get("commands") if isinstance(parsed, dict) else None
+    return [c for c in commands if isinstance(c, dict)] if isinstance(commands, list) else []
+
+
 class SimState(PersonOps):
     """All accounts, stats and switches; every public method takes the lock itself."""
 
@@ -106,6 +123,8 @@ class SimState(PersonOps):
             self._by_token[token] = account
         self._seq = 0
         self._ids: set[str] = set()
+        # Faults planned for the next matching requests (`plan_fault`), oldest first.
+        self._planned: list[PlannedFault] = []
         self._reseed()
         self.stats = self._fresh_stats()
         self._start_accounts()
@@ -191,8 +210,31 @@ class SimState(PersonOps):
                 self._reseed()
             return new
 
+    def plan_fault(
+        self, kind: str, count: int = 1, when: Callable[[list[dict[str, Any]]], bool] | None = None
+    ) -> None:
+        """Make the next `count` matching /api/v1 requests fail: "lose" applies a mutating
+        request and drops its answer, "fail" answers 5xx before anything is applied. `when`
+        sees the request's /sync commands (empty for other requests) and picks which match."""
+        if kind not in ("lose", "fail"):
+            raise ValueError("kind must be 'lose' or 'fail'")
+        with self.lock:
+            self._planned.extend(PlannedFault(kind, when) for _ in range(count))
+
+    def _take_planned(self, kind: str, body: bytes, mutating: bool) -> bool:
+        """Whether a planned fault of this kind hits this request (it is then used up)."""
+        if not self._planned or (kind == "lose" and not mutating):
+            return False
+        commands = _sync_commands(body)
+        for index, fault in enumerate(self._planned):
+            if fault.kind == kind and (fault.when is None or fault.when(commands)):
+                del self._planned[index]
+                return True
+        return False
+
     def reset(self) -> None:
         with self.lock:
+            self._planned.clear()
             for account in self.accounts.values():
                 account.clear()
             self._ids.clear()
@@ -302,7 +344,9 @@ class SimState(PersonOps):
 
         # Order: injected 5xx (before anything), body size, auth, window limit, injected 429,
         # work. The size check comes first as a front proxy's would: nothing is applied.
-        if self._draw(config.error_rate):
+        if self._take_planned("fail", body, kind in MUTATING_KINDS) or self._draw(
+            config.error_rate
+        ):
             self.stats["responses_5xx_injected"] += 1
             return self._error(server_error(config.error_status))
 
@@ -335,7 +379,9 @@ class SimState(PersonOps):
             outcome = self._error(exc, account)
         outcome.account = account.name
 
-        if kind in MUTATING_KINDS and self._draw(config.lost_answer_rate):
+        if self._take_planned("lose", body, kind in MUTATING_KINDS) or (
+            kind in MUTATING_KINDS and self._draw(config.lost_answer_rate)
+        ):
             outcome.drop = True
         return outcome
 
