@@ -54,6 +54,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # After CSRF's check: reads the admin's action posts.
+    "planner.middleware.AdminActionSelectionMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
