@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+from datetime import timedelta
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -39,6 +40,9 @@ INSTALLED_APPS = [
     # /metrics (request and database metrics) and /healthz (`manage.py health_check`).
     "django_prometheus",
     "health_check",
+    # The admin login's lockout (see AXES_* below); before planner, whose admin keeps its
+    # pages to superusers.
+    "axes",
     "planner",
     "todoist_sync",
 ]
@@ -54,7 +58,17 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # After CSRF's check: reads the admin's action posts.
+    "planner.middleware.AdminActionSelectionMiddleware",
+    # Turns a login refused for too many failures into the lockout answer (429).
+    "axes.middleware.AxesMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
+]
+
+AUTHENTICATION_BACKENDS = [
+    # First: refuses a locked-out username and address before any password is checked.
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -173,6 +187,33 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "planner.api.exceptions.exception_handler",
 }
+
+# The login lockout (django-axes; the admin's login is the only password login). After
+# ADMIN_LOGIN_FAILURE_LIMIT failed logins for one username from one client address, that
+# username is refused from that address for ADMIN_LOGIN_LOCKOUT_MINUTES after the last counted
+# failure (attempts while locked out are not counted: they neither extend the lockout nor grow
+# its row). The same username from elsewhere, and other usernames from there, still log in.
+# django-axes writes its defaults into django.conf.settings at import; these are ours.
+AXES_FAILURE_LIMIT = env.int("ADMIN_LOGIN_FAILURE_LIMIT", default=5)
+_LOCKOUT_MINUTES = env.int("ADMIN_LOGIN_LOCKOUT_MINUTES", default=30)
+if AXES_FAILURE_LIMIT < 1 or _LOCKOUT_MINUTES < 1:
+    raise ImproperlyConfigured(
+        "ADMIN_LOGIN_FAILURE_LIMIT and ADMIN_LOGIN_LOCKOUT_MINUTES are whole numbers, 1 or more."
+    )
+AXES_COOLOFF_TIME = timedelta(minutes=_LOCKOUT_MINUTES)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_HTTP_RESPONSE_CODE = 429
+AXES_COOLOFF_MESSAGE = (
+    f"Too many failed logins for this username from your address: try again in "
+    f"{_LOCKOUT_MINUTES} minute{'' if _LOCKOUT_MINUTES == 1 else 's'}."
+)
+# The client address as the API's throttles and /metrics see it: REMOTE_ADDR, or with
+# API_NUM_PROXIES set, that many from the right of X-Forwarded-For (never what a client wrote
+# there itself).
+AXES_CLIENT_IP_CALLABLE = "planner.api.throttling.client_address"
+AXES_VERBOSE = False  # no banner at every start of every process
 
 # API keys: a bot runs unattended, so its key does not expire (revoke it in the admin or with
 # a new key). Clients keep sending `Authorization: Token <key>`.
@@ -304,5 +345,8 @@ LOGGING = {
         # django-q2 logs as "django-q"; "django_q" kept for any module logging by its name.
         "django-q": {"level": _Q_LOG_LEVEL, "propagate": True},
         "django_q": {"level": _Q_LOG_LEVEL, "propagate": True},
+        # django-axes: failed logins and lockouts are warnings; its INFO lines come with every
+        # login, successful ones included.
+        "axes": {"level": env("AXES_LOG_LEVEL", default="WARNING"), "propagate": True},
     },
 }

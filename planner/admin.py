@@ -11,8 +11,11 @@ from todoist_sync.admin import OwnRowsAdminMixin, TodoistTaskMapInline, resync_t
 
 # Apps whose admin pages are for superusers only, whatever permissions staff hold: django-q2's
 # schedules and queue run any function with any arguments, and the API key pages mint keys
-# (DRF's authtoken shows them in clear) that act as any user.
-SUPERUSER_ONLY_APPS = ["django_q", "authtoken", "knox"]
+# (DRF's authtoken shows them in clear) that act as any user. Users and groups: Django's
+# UserAdmin lets anyone with `auth.change_user` set is_superuser, groups and permissions (their
+# own included) and any user's password, and `auth.change_group` gives a group every
+# permission. axes: its lockout records, which a staff user could delete to lift a lockout.
+SUPERUSER_ONLY_APPS = ["auth", "django_q", "authtoken", "knox", "axes"]
 
 
 class SuperuserOnlyAdminMixin:

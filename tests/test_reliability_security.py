@@ -117,7 +117,7 @@ HOSTILE_GETS = [
     ("/v1/tasks?archived=%00", {400}),
     ("/v1/tasks?page=%00", {400}),
     ("/v1/tasks?page=99999999999999999999", {404}),
-    ("/v1/tasks/%00", {404}),
+    ("/v1/tasks/%00", {400}),  # a control character in the path: refused before any lookup
     ("/v1/tasks/99999999999999999999999", {404}),
     ("/v1/tasks/-1", {404}),
     ("/v1/sync/todoist/status?job_id=%00", {400}),
@@ -131,7 +131,16 @@ HOSTILE_ADMIN_GETS = [
     ("/admin/planner/task/?q=%00", {400}),
     ("/admin/planner/eventlog/?q=%F0%9F%A7%AA%E2%80%AE", {200}),
     ("/admin/planner/task/?priority__exact=99999999999999999999", {200, 302}),
-    ("/admin/planner/task/%00/change/", {302, 404}),
+    ("/admin/planner/task/%00/change/", {400}),
+    ("/admin/knox/authtoken/%00/change/", {400}),
+]
+# Forged action selections: ids no row can have (400, not Django's ValueError).
+HOSTILE_ADMIN_POSTS = [
+    ("/admin/planner/task/", {"action": "resync_tasks", "_selected_action": "abc"}),
+    (
+        "/admin/todoist_sync/todoisttaskmap/",
+        {"action": "resync_mappings", "_selected_action": "abc"},
+    ),
 ]
 
 
@@ -199,6 +208,12 @@ def test_hostile_input_is_refused_or_lands_in_todoist_unchanged(tmp_path, django
             answer = admin.get(stack.web.url + path, timeout=30, allow_redirects=False)
             stack.answers.append(f"GET {path} -> {answer.status_code}\n{answer.text}")
             assert answer.status_code in allowed, (path, answer.status_code)
+            refused += 1
+        for path, form in HOSTILE_ADMIN_POSTS:
+            form = {**form, "csrfmiddlewaretoken": admin.cookies["csrftoken"]}
+            answer = admin.post(stack.web.url + path, data=form, timeout=30, allow_redirects=False)
+            stack.answers.append(f"POST {path} -> {answer.status_code}\n{answer.text}")
+            assert answer.status_code == 400, (path, answer.status_code, answer.text[:300])
             refused += 1
         with django_db_blocker.unblock():
             stored = Task.objects.using(stack.alias).filter(user_id=account.user_id).count()
