@@ -32,5 +32,5 @@ class RejectNulMiddleware:
 
     @staticmethod
     def refuse(detail: str) -> HttpResponse:
-        # The API's error shape (the admin shows it as it is): never a 500.
-        return JsonResponse({"detail": detail}, status=400)
+        # The API's error shape, with its code (the admin shows it as it is): never a 500.
+        return JsonResponse({"code": "parse_error", "detail": detail}, status=400)

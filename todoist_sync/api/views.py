@@ -5,7 +5,6 @@ Everything is scoped to `request.user`: another user's run is a 404, never a 403
 
 from __future__ import annotations
 
-import math
 from urllib.parse import urlencode
 
 from django.urls import reverse
@@ -36,21 +35,10 @@ from todoist_sync.api.serializers import (
     TodoistTokenOutputSerializer,
     TokenErrorSerializer,
 )
-from todoist_sync.exceptions import TodoistSyncError
 from todoist_sync.models import SyncRun, TodoistCredential
 from todoist_sync.tokens import token_readable
 
 RECENT_ERRORS_LIMIT = 20
-
-
-def error_response(exc: TodoistSyncError) -> Response:
-    """The API's answer to a sync error: its status, and its detail under its field."""
-    retry_after = getattr(exc, "retry_after", None)
-    # As DRF's Throttled: a 429 says when to come back.
-    headers = {"Retry-After": str(math.ceil(retry_after))} if retry_after else None
-    if exc.field is not None:
-        return Response({exc.field: [exc.detail]}, status=exc.status_code, headers=headers)
-    return Response({"detail": exc.detail}, status=exc.status_code, headers=headers)
 
 
 class SyncTriggerApi(APIView):
@@ -77,15 +65,13 @@ class SyncTriggerApi(APIView):
     def post(self, request: Request) -> Response:
         serializer = SyncTriggerInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        try:
-            run = services.sync_enqueue(
-                user=request.user,
-                chat_id=serializer.validated_data.get("chat_id"),
-                trigger="api",
-                reconcile=serializer.validated_data["reconcile"],
-            )
-        except TodoistSyncError as exc:
-            return error_response(exc)
+        # The sync's errors (no token: a 409) are answered by the API's exception handler.
+        run = services.sync_enqueue(
+            user=request.user,
+            chat_id=serializer.validated_data.get("chat_id"),
+            trigger="api",
+            reconcile=serializer.validated_data["reconcile"],
+        )
         status_url = request.build_absolute_uri(
             f"{reverse('todoist-sync-status')}?{urlencode({'job_id': run.job_id})}"
         )
@@ -175,12 +161,9 @@ class TodoistTokenApi(APIView):
     def put(self, request: Request) -> Response:
         serializer = TodoistTokenInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        try:
-            credential = services.todoist_credential_connect(
-                user=request.user, token=serializer.validated_data["token"]
-            )
-        except TodoistSyncError as exc:
-            return error_response(exc)
+        credential = services.todoist_credential_connect(
+            user=request.user, token=serializer.validated_data["token"]
+        )
         return Response(self._output(credential))
 
     @extend_schema(
@@ -247,10 +230,7 @@ class ChatProjectApi(APIView):
         serializer = ChatProjectInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         name = serializer.validated_data["project"]
-        try:
-            run = services.chat_project_set(user=request.user, chat_id=chat, project_name=name)
-        except TodoistSyncError as exc:
-            return error_response(exc)
+        run = services.chat_project_set(user=request.user, chat_id=chat, project_name=name)
         project = selectors.chat_project(user_id=request.user.pk, chat_id=chat)
         return Response(ChatProjectOutputSerializer(self.output(chat, project, run)).data)
 
