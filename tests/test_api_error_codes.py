@@ -259,3 +259,21 @@ def test_the_readme_tables_every_code():
     text = README.read_text()
     table = {m.group(1) for m in re.finditer(r"^\| `([a-z_]+)` \| \d{3} \|", text, re.M)}
     assert table == set(CODES)
+
+
+@pytest.mark.parametrize(
+    ("path", "json"), [("/v1/tasks", True), ("/admin/", False), ("/healthz", False)]
+)
+def test_an_error_outside_the_views_is_json_under_the_api_only(rf, path, json):
+    # handler500: what fails before a view (a middleware) never shows a traceback either.
+    from django.urls import get_resolver
+
+    handler = get_resolver().resolve_error_handler(500)
+    response = handler(rf.get(path))
+    assert response.status_code == 500
+    if json:
+        assert response["Content-Type"] == "application/json"
+        body = response.content.decode()
+        assert body == '{"code": "server_error", "detail": "Internal server error."}'
+    else:
+        assert response["Content-Type"].startswith("text/html")
