@@ -17,3 +17,7 @@ urlpatterns = [
     path("healthz", HealthView.as_view(), name="healthz"),
     path("metrics", metrics, name="metrics"),
 ]
+
+# Under /v1/, the API's error shape even where no DRF view answers (an unknown path).
+handler404 = "planner.api.exceptions.not_found"
+handler500 = "planner.api.exceptions.server_error"

@@ -24,8 +24,8 @@ NOT_UTF8 = re.compile(r"%[89a-fA-F][0-9a-fA-F]")
 
 
 def refuse(detail: str) -> HttpResponse:
-    # The API's error shape (the admin shows it as it is): never a 500.
-    return JsonResponse({"detail": detail}, status=400)
+    # The API's error shape, with its code (the admin shows it as it is): never a 500.
+    return JsonResponse({"code": "parse_error", "detail": detail}, status=400)
 
 
 def path_is_bad(request: HttpRequest) -> bool:

@@ -98,7 +98,7 @@ def test_a_token_todoist_rejects_is_400_and_not_stored(api_client, rsps, status)
     rsps.get(USER_URL, status=status, json={"error": "Unauthorized", "error_tag": "AUTH_INVALID"})
     response = api_client.put(URL, {"token": TOKEN}, format="json")
     assert response.status_code == 400
-    assert response.json() == {"token": ["Todoist rejected this token."]}
+    assert response.json()["fields"] == {"token": ["Todoist rejected this token."]}
     assert not TodoistCredential.objects.exists()
 
 
@@ -106,6 +106,7 @@ def test_todoist_unreachable_is_503_and_not_stored(api_client, rsps):
     rsps.get(USER_URL, body=requests.ConnectionError("connection refused"))
     response = api_client.put(URL, {"token": TOKEN}, format="json")
     assert response.status_code == 503
+    assert response.json()["code"] == "todoist_unavailable"
     assert "could not be reached" in response.json()["detail"]
     assert TOKEN not in response.content.decode()
     assert not TodoistCredential.objects.exists()
@@ -121,6 +122,7 @@ def test_a_token_check_takes_a_slot_of_the_tokens_budget(api_client, rsps):
     response = api_client.put(URL, {"token": TOKEN}, format="json")
 
     assert response.status_code == 429
+    assert response.json()["code"] == "token_rate_limited"
     assert "Too many requests to Todoist with this token" in response.json()["detail"]
     assert 0 < int(response["Retry-After"]) <= conf.TODOIST_RATE_LIMIT_WINDOW + 1
     assert TOKEN not in response.content.decode()
@@ -147,6 +149,7 @@ def test_no_encryption_key_is_503_and_not_stored(api_client):
         todoist_accepts(rsps)
         response = api_client.put(URL, {"token": TOKEN}, format="json")
     assert response.status_code == 503
+    assert response.json()["code"] == "token_storage_unavailable"
     assert "TODOIST_TOKEN_ENCRYPTION_KEY" in response.json()["detail"]
     assert not TodoistCredential.objects.exists()
 

@@ -44,7 +44,7 @@ def test_deeply_nested_json_is_400(client, method, url, body):
     # Python's json decoder recurses per level: a RecursionError, a 500 before the fix.
     response = send(client, method, url, body, "application/json")
     assert response.status_code == 400, response.content[:200]
-    assert "detail" in response.json()
+    assert response.json()["code"] == "parse_error"
     assert Task.objects.count() == 1 and Task.objects.get().title == "Keep"
 
 
@@ -60,7 +60,7 @@ def test_a_body_over_the_upload_limit_is_413(client, method, url, content_type):
     # Django raises RequestDataTooBig when the parser reads it: a 500 before the fix.
     response = send(client, method, url, body, content_type)
     assert response.status_code == 413, response.content[:200]
-    assert response.json() == {"detail": "Request body too large."}
+    assert response.json() == {"code": "request_too_large", "detail": "Request body too large."}
     assert Task.objects.count() == 1
 
 
@@ -79,7 +79,7 @@ def test_a_nul_in_the_authorization_header_is_400(db, url):
     client = APIClient(raise_request_exception=False)
     response = client.get(url, HTTP_AUTHORIZATION="Token 0123456789abcdef\x000123456789abcdef")
     assert response.status_code == 400
-    assert "NUL" in response.json()["detail"]
+    assert response.json()["code"] == "parse_error" and "NUL" in response.json()["detail"]
 
 
 @pytest.mark.parametrize("cookie", ["sessionid", "csrftoken"])
@@ -107,7 +107,7 @@ def test_a_key_with_characters_no_key_has_is_401(db, key):
     client = APIClient(raise_request_exception=False)
     response = client.get("/v1/tasks", HTTP_AUTHORIZATION=key)
     assert response.status_code == 401
-    assert response.json() == {"detail": "Invalid token."}
+    assert response.json() == {"code": "authentication_failed", "detail": "Invalid token."}
 
 
 # --- the admin's token form ----------------------------------------------------------------

@@ -81,7 +81,7 @@ def test_list_is_paginated_and_filtered(api_client, user):
 def test_list_filter_with_bad_value_is_400(api_client):
     response = api_client.get("/v1/tasks?status=someday")
     assert response.status_code == 400
-    assert "status" in response.json()
+    assert "status" in response.json()["fields"]
     assert api_client.get("/v1/tasks?chat_id=abc").status_code == 400
 
 
@@ -172,7 +172,7 @@ def test_session_login_works_for_the_browsable_api(user):
 def test_bad_input_is_400_with_field_errors(api_client, payload, field):
     response = api_client.post("/v1/tasks", payload, format="json")
     assert response.status_code == 400, response.content
-    assert field in response.json()
+    assert field in response.json()["fields"]
     assert Task.objects.count() == 0
 
 
@@ -192,7 +192,7 @@ def test_patch_with_bad_input_is_400_and_changes_nothing(api_client, user):
     task = make_task(user, title="Keep")
     response = api_client.patch(f"/v1/tasks/{task.pk}", {"title": "", "priority": 9}, format="json")
     assert response.status_code == 400
-    assert set(response.json()) == {"title", "priority"}
+    assert set(response.json()["fields"]) == {"title", "priority"}
     task.refresh_from_db()
     assert task.title == "Keep"
 
@@ -205,7 +205,7 @@ def test_unexpected_error_is_a_plain_500_without_traceback(api_client, monkeypat
     api_client.raise_request_exception = False
     response = api_client.get("/v1/tasks")
     assert response.status_code == 500
-    assert response.json() == {"detail": "Internal server error."}
+    assert response.json() == {"code": "server_error", "detail": "Internal server error."}
     assert b"secret internals" not in response.content
 
 

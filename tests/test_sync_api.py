@@ -121,7 +121,7 @@ def test_trigger_can_ask_for_a_reconcile(api_client, queued_jobs):
 def test_trigger_refuses_a_reconcile_that_is_not_a_boolean(api_client, queued_jobs, reconcile):
     response = api_client.post(TRIGGER, {"reconcile": reconcile}, format="json")
     assert response.status_code == 400
-    assert "reconcile" in response.json()
+    assert "reconcile" in response.json()["fields"]
     assert not SyncRun.objects.exists()
 
 
@@ -129,7 +129,7 @@ def test_trigger_refuses_a_reconcile_that_is_not_a_boolean(api_client, queued_jo
 def test_trigger_refuses_a_bad_chat_id(api_client, queued_jobs, chat_id):
     response = api_client.post(TRIGGER, {"chat_id": chat_id}, format="json")
     assert response.status_code == 400
-    assert "chat_id" in response.json()
+    assert "chat_id" in response.json()["fields"]
     assert not SyncRun.objects.exists()
 
 
@@ -143,7 +143,7 @@ def test_trigger_refuses_a_body_that_is_not_an_object(api_client, queued_jobs):
 def test_trigger_without_any_token_is_409_and_queues_nothing(api_client, queued_jobs):
     response = api_client.post(TRIGGER, {}, format="json")
     assert response.status_code == 409
-    assert response.json()["detail"].startswith("No Todoist token:")
+    assert response.json()["code"] == "no_token"
     assert not SyncRun.objects.exists()
     queued_jobs.assert_not_called()
 
@@ -158,7 +158,7 @@ def test_trigger_with_an_unreadable_stored_token_is_409(api_client, user, queued
     with override_settings(TODOIST_TOKEN_ENCRYPTION_KEY="key-two"):
         response = api_client.post(TRIGGER, {}, format="json")
     assert response.status_code == 409
-    assert response.json()["detail"].startswith("No Todoist token:")
+    assert response.json()["code"] == "token_unreadable"
     assert "tok-1234" not in response.content.decode()
 
 

@@ -44,7 +44,8 @@ def client_of(user) -> APIClient:
 def assert_throttled(response) -> None:
     assert response.status_code == 429, response.content
     assert 0 < int(response["Retry-After"]) <= 60
-    assert set(response.json()) == {"detail"}  # the API's error shape
+    assert set(response.json()) == {"code", "detail"}  # the API's error shape
+    assert response.json()["code"] == "throttled"
 
 
 def test_task_writes_are_limited_per_user(api_client, other_user):

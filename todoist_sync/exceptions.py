@@ -16,8 +16,11 @@ Callers read these attributes; nobody keeps a tuple of classes that mean "stop".
 
 from __future__ import annotations
 
+import math
 from enum import StrEnum
 from typing import Any
+
+from rest_framework.exceptions import APIException
 
 DEFAULT_RETRY_AFTER = 60.0
 
@@ -182,33 +185,25 @@ class LeaseLost(Exception):
 # -- errors of the sync's own services ------------------------------------------------------------
 
 
-class TodoistSyncError(Exception):
-    """An error a caller shows to a person: `detail` is safe to show, `status_code` is the HTTP
-    answer an API gives for it (as DRF's `APIException`), `field` the input it concerns."""
+class TodoistSyncError(APIException):
+    """An error a caller shows to a person, and DRF's `APIException`: `detail` is safe to show,
+    `status_code` the HTTP answer, `default_code` the stable machine code an API body carries
+    (the bot reads it, never the text), `field` the input it concerns, if any."""
 
     status_code = 400
     default_detail = "The Todoist sync could not do this."
+    default_code = "sync_error"
     field: str | None = None
-
-    def __init__(self, detail: str | None = None) -> None:
-        self.detail = detail or self.default_detail
-        super().__init__(self.detail)
-
-    @property
-    def message(self) -> str:
-        return self.detail
 
 
 class NoTodoistToken(TodoistSyncError):
-    """No usable token: none of the user's own, and no global TODOIST_API_TOKEN.
-
-    Every detail starts with "No Todoist token", so the bot can recognise the case.
-    """
+    """No usable token: none of the user's own, and no global TODOIST_API_TOKEN."""
 
     status_code = 409
     default_detail = (
         "No Todoist token: connect one (PUT /v1/sync/todoist/token) or set TODOIST_API_TOKEN."
     )
+    default_code = "no_token"
 
     @classmethod
     def unreadable(cls, reason: str) -> NoTodoistToken:
@@ -221,6 +216,7 @@ class TokenRejected(TodoistSyncError):
 
     status_code = 400
     default_detail = "Todoist rejected this token."
+    default_code = "token_rejected"
     field = "token"
 
 
@@ -229,6 +225,7 @@ class TokenCheckUnavailable(TodoistSyncError):
 
     status_code = 503
     default_detail = "Todoist could not be reached to check the token; try again later."
+    default_code = "todoist_unavailable"
 
 
 class TokenStorageUnavailable(TodoistSyncError):
@@ -239,11 +236,14 @@ class TokenStorageUnavailable(TodoistSyncError):
         "Personal Todoist tokens cannot be stored on this server "
         "(TODOIST_TOKEN_ENCRYPTION_KEY is not set); ask its operator."
     )
+    default_code = "token_storage_unavailable"
 
 
 class TokenUnreadable(NoTodoistToken):
     """The user's stored token cannot be decrypted with the configured keys (they changed):
     unusable until connected again. Unlike a user who never connected one, worth a warning."""
+
+    default_code = "token_unreadable"
 
 
 class TokenCheckRateLimited(TodoistSyncError):
@@ -252,7 +252,10 @@ class TokenCheckRateLimited(TodoistSyncError):
 
     status_code = 429
     default_detail = "Too many requests to Todoist with this token; try again later."
+    default_code = "token_rate_limited"
 
     def __init__(self, detail: str | None = None, *, retry_after: float = 0.0) -> None:
         super().__init__(detail)
         self.retry_after = retry_after
+        # As DRF's Throttled: its handler answers `wait` (whole seconds) as Retry-After.
+        self.wait = math.ceil(retry_after) if retry_after > 0 else None

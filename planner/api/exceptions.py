@@ -1,60 +1,37 @@
-"""One error shape for the API, and never a traceback to the client."""
+"""The host's API errors: todoist_sync's handler (one error shape, with a machine `code`), after
+the planner's own translation of a failed authentication."""
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
-from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
-from rest_framework import status
-from rest_framework.exceptions import (
-    APIException,
-    AuthenticationFailed,
-    NotAuthenticated,
-    ParseError,
-)
+from django.http import HttpRequest, HttpResponse
+from django.views import defaults
+from rest_framework.exceptions import AuthenticationFailed, NotAuthenticated
 from rest_framework.response import Response
-from rest_framework.views import exception_handler as drf_exception_handler
 
 from planner.api.throttling import unauthenticated_throttled
+from todoist_sync.api import exceptions as api_errors
 
-logger = logging.getLogger(__name__)
-
-
-class RequestTooLarge(APIException):
-    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
-    default_detail = "Request body too large."
-    default_code = "request_too_large"
+API_PREFIX = "/v1/"
 
 
-def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
-    exc = api_exception(exc, context)
-    response = drf_exception_handler(exc, context)
-    if response is None:
-        # An unexpected error: log it for us, answer a plain 500 without details for the client.
-        logger.exception("Unhandled API error in %s", context.get("view").__class__.__name__)
-        return Response(
-            {"detail": "Internal server error."}, status=status.HTTP_500_INTERNAL_SERVER_ERROR
-        )
-    return response
-
-
-def api_exception(exc: Exception, context: dict[str, Any]) -> Exception:
-    """The client's mistakes that Django and Python raise as their own errors, as API errors."""
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     if isinstance(exc, NotAuthenticated | AuthenticationFailed):
-        return unauthenticated_throttled(context["request"], context.get("view")) or exc
-    if isinstance(exc, RequestDataTooBig):
-        # A body over DATA_UPLOAD_MAX_MEMORY_SIZE, found when the parser reads it.
-        return RequestTooLarge()
-    if isinstance(exc, SuspiciousOperation):
-        # Too many form fields or files, and the like: Django itself answers 400, no details.
-        return ParseError()
-    if isinstance(exc, RecursionError):
-        # Python's json decoder recurses once per nesting level: a body like "[" * 100000 is
-        # the one unbounded recursion a request drives, whatever view parses it (todoist_sync's
-        # views pin DRF's JSONParser). Logged, in case it ever comes from a bug instead.
-        logger.warning(
-            "API request refused as nested too deeply (%s)", context.get("view").__class__.__name__
-        )
-        return ParseError("JSON parse error - nested too deeply.")
-    return exc
+        # A failed authentication counts against the "anon" rate: a 429 once it is spent.
+        exc = unauthenticated_throttled(context["request"], context.get("view")) or exc
+    return api_errors.exception_handler(exc, context)
+
+
+def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """`handler404`: a path under the API no view has answers in the API's shape, too."""
+    if request.path.startswith(API_PREFIX):
+        return api_errors.not_found(request, exception)
+    return defaults.page_not_found(request, exception)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """`handler500`: an error outside the API's views (a middleware) under the API, as JSON."""
+    if request.path.startswith(API_PREFIX):
+        return api_errors.server_error(request)
+    return defaults.server_error(request)

@@ -55,6 +55,8 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.TokenAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # The app's one error shape, with a machine `code` (README, "Errors: a code for the bot").
+    "EXCEPTION_HANDLER": "todoist_sync.api.exceptions.exception_handler",
 }
 
 # django-q2 reads Q_CLUSTER once at import: jobs run inline. todoist_sync.E003 wants

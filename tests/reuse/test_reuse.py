@@ -216,6 +216,19 @@ def test_api_trigger_runs_the_sync_and_status_names_the_todo(
     assert status["last_run"]["job_id"] == run.job_id
 
 
+@override_settings(TODOIST_API_TOKEN="")
+def test_the_apps_error_handler_gives_the_host_its_codes(owner):
+    # The reuse project names todoist_sync's handler in REST_FRAMEWORK: no planner involved.
+    client = APIClient()
+    assert client.get(reverse("todoist-sync-status")).json()["code"] == "not_authenticated"
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=owner).key}")
+    response = client.post(reverse("todoist-sync"), {}, format="json")
+    assert response.status_code == 409
+    assert response.json()["code"] == "no_token"
+    response = client.post(reverse("todoist-sync"), {"chat_id": "x"}, format="json")
+    assert response.json()["code"] == "invalid" and set(response.json()["fields"]) == {"chat_id"}
+
+
 @pytest.fixture
 def admin_client_of(owner, client):
     owner.is_staff = owner.is_superuser = True

@@ -47,6 +47,38 @@ class JsonObjectSerializer(serializers.Serializer):
         return super().to_internal_value(data)
 
 
+# -- errors --------------------------------------------------------------------------------------
+
+ERROR_CODES = """A stable machine code; read it, never `detail`.
+
+- `invalid` (400): the input is invalid; `fields` has the messages of each field.
+- `parse_error` (400): the request cannot be read (malformed JSON, NUL characters).
+- `token_rejected` (400): Todoist refused the token being connected (`fields.token`).
+- `not_authenticated`, `authentication_failed` (401): no API key, or a wrong one.
+- `permission_denied` (403): a session write without its CSRF token.
+- `not_found` (404): no such path, or not yours.
+- `method_not_allowed` (405), `not_acceptable` (406), `unsupported_media_type` (415).
+- `no_token`, `token_unreadable` (409): nothing to sync with: connect a Todoist token.
+- `request_too_large` (413): the body is too large.
+- `throttled`, `token_rate_limited` (429): wait `Retry-After` seconds.
+- `todoist_unavailable`, `token_storage_unavailable` (503): Todoist unreachable; no key here.
+- `server_error` (500): a bug of ours, logged; nothing in it to read.
+"""
+
+
+class ErrorSerializer(serializers.Serializer):
+    """Every error answer of the API (todoist_sync.api.exceptions.exception_handler)."""
+
+    code = serializers.CharField(help_text=ERROR_CODES)
+    detail = serializers.CharField(help_text="For a person: it may change, so never parse it.")
+    fields = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()),
+        required=False,
+        help_text="Invalid input only: field name -> its messages (`non_field_errors` for the "
+        "body as a whole).",
+    )
+
+
 # -- trigger -------------------------------------------------------------------------------------
 
 
@@ -72,10 +104,6 @@ class SyncTriggerInputSerializer(JsonObjectSerializer):
 class SyncTriggerOutputSerializer(serializers.Serializer):
     job_id = serializers.CharField()
     status_url = serializers.URLField(help_text="GET it to follow this run.")
-
-
-class DetailSerializer(serializers.Serializer):
-    detail = serializers.CharField()
 
 
 # -- status --------------------------------------------------------------------------------------
@@ -227,7 +255,3 @@ class TodoistTokenOutputSerializer(serializers.Serializer):
     connected = serializers.BooleanField(help_text="Whether a token is stored, readable or not.")
     last4 = serializers.CharField(allow_null=True)
     verified_at = serializers.DateTimeField(allow_null=True)
-
-
-class TokenErrorSerializer(serializers.Serializer):
-    token = serializers.ListField(child=serializers.CharField())

@@ -5,7 +5,6 @@ Everything is scoped to `request.user`: another user's run is a 404, never a 403
 
 from __future__ import annotations
 
-import math
 from urllib.parse import urlencode
 
 from django.urls import reverse
@@ -26,7 +25,7 @@ from todoist_sync import selectors, services
 from todoist_sync.api.serializers import (
     ChatProjectInputSerializer,
     ChatProjectOutputSerializer,
-    DetailSerializer,
+    ErrorSerializer,
     SyncRunOutputSerializer,
     SyncStatusOutputSerializer,
     SyncStatusQuerySerializer,
@@ -34,23 +33,20 @@ from todoist_sync.api.serializers import (
     SyncTriggerOutputSerializer,
     TodoistTokenInputSerializer,
     TodoistTokenOutputSerializer,
-    TokenErrorSerializer,
 )
-from todoist_sync.exceptions import TodoistSyncError
 from todoist_sync.models import SyncRun, TodoistCredential
 from todoist_sync.tokens import token_readable
 
 RECENT_ERRORS_LIMIT = 20
 
-
-def error_response(exc: TodoistSyncError) -> Response:
-    """The API's answer to a sync error: its status, and its detail under its field."""
-    retry_after = getattr(exc, "retry_after", None)
-    # As DRF's Throttled: a 429 says when to come back.
-    headers = {"Retry-After": str(math.ceil(retry_after))} if retry_after else None
-    if exc.field is not None:
-        return Response({exc.field: [exc.detail]}, status=exc.status_code, headers=headers)
-    return Response({"detail": exc.detail}, status=exc.status_code, headers=headers)
+# Errors are answered by the API's exception handler (`todoist_sync.api.exceptions`), in
+# ErrorSerializer's shape; the views only raise.
+NO_TOKEN = OpenApiResponse(
+    ErrorSerializer,
+    description="`no_token`: no Todoist token to sync with; `token_unreadable`: the stored one "
+    "cannot be decrypted any more. Connect a token.",
+)
+NOT_FOUND_CHAT = OpenApiResponse(ErrorSerializer, description="`not_found`: no such chat.")
 
 
 class SyncTriggerApi(APIView):
@@ -70,22 +66,21 @@ class SyncTriggerApi(APIView):
         request=SyncTriggerInputSerializer,
         responses={
             202: SyncTriggerOutputSerializer,
-            400: OpenApiResponse(description="Invalid body (e.g. a chat_id that is not an int)."),
-            409: OpenApiResponse(DetailSerializer, description="No Todoist token to sync with."),
+            400: OpenApiResponse(
+                ErrorSerializer, description="`invalid` (e.g. a chat_id that is not an int)."
+            ),
+            409: NO_TOKEN,
         },
     )
     def post(self, request: Request) -> Response:
         serializer = SyncTriggerInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        try:
-            run = services.sync_enqueue(
-                user=request.user,
-                chat_id=serializer.validated_data.get("chat_id"),
-                trigger="api",
-                reconcile=serializer.validated_data["reconcile"],
-            )
-        except TodoistSyncError as exc:
-            return error_response(exc)
+        run = services.sync_enqueue(
+            user=request.user,
+            chat_id=serializer.validated_data.get("chat_id"),
+            trigger="api",
+            reconcile=serializer.validated_data["reconcile"],
+        )
         status_url = request.build_absolute_uri(
             f"{reverse('todoist-sync-status')}?{urlencode({'job_id': run.job_id})}"
         )
@@ -107,7 +102,7 @@ class SyncStatusApi(APIView):
                 serializers=[SyncStatusOutputSerializer, SyncRunOutputSerializer],
                 resource_type_field_name=None,
             ),
-            404: OpenApiResponse(DetailSerializer, description="No such run of yours."),
+            404: OpenApiResponse(ErrorSerializer, description="`not_found`: no such run of yours."),
         },
     )
     def get(self, request: Request) -> Response:
@@ -165,22 +160,29 @@ class TodoistTokenApi(APIView):
         request=TodoistTokenInputSerializer,
         responses={
             200: TodoistTokenOutputSerializer,
-            400: OpenApiResponse(TokenErrorSerializer, description="Todoist rejected the token."),
+            400: OpenApiResponse(
+                ErrorSerializer,
+                description="`token_rejected`: Todoist rejected the token (under `fields.token`); "
+                "or `invalid`.",
+            ),
+            429: OpenApiResponse(
+                ErrorSerializer,
+                description="`token_rate_limited`: the token's Todoist budget is spent, or "
+                "`throttled`: too many checks; wait `Retry-After` seconds.",
+            ),
             503: OpenApiResponse(
-                DetailSerializer,
-                description="Todoist could not be reached, or tokens cannot be stored here.",
+                ErrorSerializer,
+                description="`todoist_unavailable`: Todoist could not be reached; or "
+                "`token_storage_unavailable`: tokens cannot be stored here.",
             ),
         },
     )
     def put(self, request: Request) -> Response:
         serializer = TodoistTokenInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        try:
-            credential = services.todoist_credential_connect(
-                user=request.user, token=serializer.validated_data["token"]
-            )
-        except TodoistSyncError as exc:
-            return error_response(exc)
+        credential = services.todoist_credential_connect(
+            user=request.user, token=serializer.validated_data["token"]
+        )
         return Response(self._output(credential))
 
     @extend_schema(
@@ -222,7 +224,7 @@ class ChatProjectApi(APIView):
     @extend_schema(
         operation_id="todoist_chat_project_get",
         summary="The Todoist project a chat's tasks go to",
-        responses={200: ChatProjectOutputSerializer, 404: DetailSerializer},
+        responses={200: ChatProjectOutputSerializer, 404: NOT_FOUND_CHAT},
     )
     def get(self, request: Request, chat_id: str) -> Response:
         chat = self.chat(chat_id)
@@ -237,9 +239,9 @@ class ChatProjectApi(APIView):
         request=ChatProjectInputSerializer,
         responses={
             200: ChatProjectOutputSerializer,
-            400: OpenApiResponse(description="Invalid body."),
-            404: DetailSerializer,
-            409: OpenApiResponse(DetailSerializer, description="No Todoist token to sync with."),
+            400: OpenApiResponse(ErrorSerializer, description="`invalid`: an invalid body."),
+            404: NOT_FOUND_CHAT,
+            409: NO_TOKEN,
         },
     )
     def put(self, request: Request, chat_id: str) -> Response:
@@ -247,10 +249,7 @@ class ChatProjectApi(APIView):
         serializer = ChatProjectInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         name = serializer.validated_data["project"]
-        try:
-            run = services.chat_project_set(user=request.user, chat_id=chat, project_name=name)
-        except TodoistSyncError as exc:
-            return error_response(exc)
+        run = services.chat_project_set(user=request.user, chat_id=chat, project_name=name)
         project = selectors.chat_project(user_id=request.user.pk, chat_id=chat)
         return Response(ChatProjectOutputSerializer(self.output(chat, project, run)).data)
 
