@@ -181,3 +181,22 @@ def test_ten_users_storming_a_shared_token_leave_a_lone_change_room_within_a_win
     assert sum(sent[n] for n in range(len(storm))) >= limit  # the storm did fill the window
     assert reached is not None, "the quiet user's change never went"
     assert reached - arrives <= window + 1.0
+
+
+def test_a_flood_of_probes_is_answered_from_the_last_answer(client):
+    """Before: every probe ran every check (and read every budget row), so 16 parallel probes
+    held both gunicorn workers and the API's requests queued behind them."""
+    from planner.health import QueueCluster
+
+    with mock.patch.object(
+        QueueCluster, "look", autospec=True, side_effect=QueueCluster.look
+    ) as look:
+        answers = [client.get("/healthz") for _ in range(20)]
+    assert look.call_count == 1  # the checks ran once; the other 19 read their answer
+    assert {answer.status_code for answer in answers} == {200}
+    assert answers[-1].json()["checks"].keys() == {
+        "database",
+        "cache",
+        "queue_cluster",
+        "todoist_budget",
+    }
