@@ -34,11 +34,13 @@ demo: $(STAMP)
 	$(PY) -m scripts.demo
 
 # Each bench runs even when one before it missed a target (then `make bench` fails); see
-# BENCHMARKS.md. bench_sweep, the safety-net sweep over 1,000 users in real processes, takes
-# 6 to 8 min: the sweep spreads them over its 5-minute interval.
+# BENCHMARKS.md. bench_healthz: the API's p95 beside a flood of /healthz probes (~40 s).
+# bench_sweep, the safety-net sweep over 1,000 users in real processes, takes 6 to 8 min: the
+# sweep spreads them over its 5-minute interval.
 bench: $(STAMP)
 	$(PY) -m scripts.bench --rate-limit; status=$$?; \
 	$(PY) -m scripts.bench_reconcile || status=1; \
+	$(PY) -m scripts.bench_healthz || status=1; \
 	$(PY) -m scripts.bench_sweep && exit $$status
 
 soak: $(STAMP)

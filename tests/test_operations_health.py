@@ -17,7 +17,8 @@ from django_q.conf import Conf
 from django_q.signing import SignedPackage
 from django_q.status import Stat, Status
 
-from todoist_sync.models import RateBudget, TodoistCredential
+from todoist_sync.models import TodoistCredential
+from todoist_sync.services.coordination import rate_budget_acquire, rate_budget_block
 from todoist_sync.tokens import encrypt_token, token_key
 
 pytestmark = pytest.mark.django_db
@@ -106,20 +107,23 @@ def test_spent_and_blocked_budgets_are_reported_not_failed(client, settings, use
     TodoistCredential.objects.create(
         user=user, token_encrypted=encrypt_token(sim_token), token_last4=sim_token[-4:]
     )
-    now = time.time()
     blocked_key, spent_key = token_key(sim_token), token_key("another-token")
-    RateBudget.objects.create(
-        key=blocked_key, blocked_until=timezone.now() + timedelta(seconds=120)
-    )
-    RateBudget.objects.create(key=spent_key, stamps=[now - 30, now - 20, now - 10])
-    RateBudget.objects.create(key=token_key("idle-token"), stamps=[now - 5000])
+    start = time.time()
+    with mock.patch("todoist_sync.services.coordination.time.time") as clock:
+        clock.return_value = start - 5000
+        rate_budget_acquire(key=token_key("idle-token"))  # untouched since: not in use
+        for seconds_ago in (30, 20, 10):
+            clock.return_value = start - seconds_ago
+            assert rate_budget_acquire(key=spent_key) == 0.0
+        clock.return_value = start
+        rate_budget_block(key=blocked_key, seconds=120)
 
     response = client.get("/healthz")
 
     assert response.status_code == 200
     budget = response.json()["checks"]["todoist_budget"]
     assert budget["ok"] is True
-    assert (budget["budgets"], budget["blocked"], budget["spent"]) == (3, 1, 1)
+    assert (budget["budgets"], budget["blocked"], budget["spent"]) == (2, 1, 1)
     assert 115 <= budget["blocked_for_seconds"] <= 120
     # The oldest of the three stamps leaves the window (900 s and a 1 s margin) first.
     assert 865 <= budget["spent_for_seconds"] <= 871

@@ -8,43 +8,64 @@ of a token).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import time
+from datetime import datetime, timedelta
 from typing import Any
 
 from asgiref.sync import sync_to_async
+from django.core.cache import cache
 from django.db import DatabaseError
+from django.db.models import Count, Max, Q
 from health_check.base import HealthCheck
 from health_check.exceptions import ServiceUnavailable
 
 from todoist_sync.conf import conf
 from todoist_sync.models import RateBudget
-from todoist_sync.services.coordination import BUDGET_MARGIN_SECONDS
+from todoist_sync.services.coordination import BUDGET_MARGIN_SECONDS, budget_time
+
+BUDGET_STATE_CACHE_KEY = "todoist_sync:health:budgets"
+# Figures a few seconds old are as good to a probe, and a flood of probes reads them for free.
+BUDGET_STATE_CACHE_SECONDS = 5
 
 
 def budget_state() -> dict[str, Any]:
-    """How the request budgets stand: how many there are (a token's, or a user's share of a
-    shared token), how many a 429 blocked (and the longest time left), and how many have spent
-    a token's TODOIST_RATE_LIMIT_REQUESTS in the window (and the longest wait)."""
-    now = time.time()
-    span = conf.TODOIST_RATE_LIMIT_WINDOW + BUDGET_MARGIN_SECONDS
-    limit = conf.TODOIST_RATE_LIMIT_REQUESTS
-    state = dict.fromkeys(
-        ("budgets", "blocked", "blocked_for_seconds", "spent", "spent_for_seconds"), 0
+    """How the request budgets stand: how many are in use (a token that sent or was blocked
+    within the window), how many a 429 blocked (and the longest time left), and how many have
+    spent their window (and the longest wait). One aggregate query, cached for
+    BUDGET_STATE_CACHE_SECONDS: a flood of probes costs the database one query per process and
+    cache time, whatever the number of budgets."""
+    try:
+        cached = cache.get(BUDGET_STATE_CACHE_KEY)
+    except Exception:  # the cache's own failure is the cache check's to report
+        cached = None
+    if cached is not None:
+        return cached
+    now = budget_time(time.time())
+    since = now - timedelta(seconds=conf.TODOIST_RATE_LIMIT_WINDOW + BUDGET_MARGIN_SECONDS)
+    blocked, spent = Q(blocked_until__gt=now), Q(spent_until__gt=now)
+    figures = RateBudget.objects.filter(Q(touched_at__gte=since) | blocked).aggregate(
+        budgets=Count("pk"),
+        blocked=Count("pk", filter=blocked),
+        blocked_until=Max("blocked_until", filter=blocked),
+        spent=Count("pk", filter=spent),
+        spent_until=Max("spent_until", filter=spent),
     )
-    rows = RateBudget.objects.values_list("stamps", "blocked_until")
-    for stamps, blocked_until in rows.iterator(chunk_size=500):
-        state["budgets"] += 1
-        if blocked_until is not None and blocked_until.timestamp() > now:
-            state["blocked"] += 1
-            left = blocked_until.timestamp() - now
-            state["blocked_for_seconds"] = max(state["blocked_for_seconds"], round(left))
-        recent = sorted(s for s in stamps if s > now - span)
-        if limit > 0 and len(recent) >= limit:
-            state["spent"] += 1
-            left = recent[-limit] + span - now
-            state["spent_for_seconds"] = max(state["spent_for_seconds"], round(left))
+    state = {
+        "budgets": figures["budgets"],
+        "blocked": figures["blocked"],
+        "blocked_for_seconds": _seconds_until(figures["blocked_until"], now),
+        "spent": figures["spent"],
+        "spent_for_seconds": _seconds_until(figures["spent_until"], now),
+    }
+    with contextlib.suppress(Exception):  # uncached then: still right
+        cache.set(BUDGET_STATE_CACHE_KEY, state, BUDGET_STATE_CACHE_SECONDS)
     return state
+
+
+def _seconds_until(moment: datetime | None, now: datetime) -> int:
+    return round((moment - now).total_seconds()) if moment is not None else 0
 
 
 @dataclasses.dataclass

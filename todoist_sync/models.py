@@ -280,6 +280,14 @@ class RateBudget(models.Model):
     stamps = models.JSONField(default=list)
     # Set from a 429's retry-after: nothing is sent before it.
     blocked_until = models.DateTimeField(null=True, blank=True)
+    # A shared token's window by user: {"<user id>": [send times]}, and the users refused a
+    # slot who are coming back for one: {"<user id>": epoch seconds their claim lasts}.
+    shares = models.JSONField(default=dict)
+    waiting = models.JSONField(default=dict)
+    # Last slot taken, refusal or block: a row untouched for a window is empty and is pruned.
+    touched_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    # While the window is full: when its next slot frees (what /healthz reports as spent).
+    spent_until = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return f"budget {self.key[:8]}"

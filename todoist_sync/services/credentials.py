@@ -24,7 +24,7 @@ from todoist_sync.exceptions import (
 )
 from todoist_sync.models import TodoistCredential
 from todoist_sync.services.accounts import todoist_account_identify
-from todoist_sync.services.coordination import rate_budget_acquire
+from todoist_sync.services.coordination import rate_budget_acquire, rate_budget_note
 from todoist_sync.todoist import TodoistClient
 from todoist_sync.tokens import (
     TokenDecryptError,
@@ -100,8 +100,10 @@ def todoist_credential_connect(
     except ImproperlyConfigured:
         raise TokenStorageUnavailable from None
     # The check is a request with this token like any other: it takes a slot of the token's
-    # budget, so repeated checks cannot push the token's syncs into Todoist's 429.
-    wait = rate_budget_acquire(key=token_key(token))
+    # budget, so repeated checks cannot push the token's syncs into Todoist's 429. A token
+    # without a budget yet gets one only once Todoist accepts it: guesses leave no rows.
+    budget_key = token_key(token)
+    wait = rate_budget_acquire(key=budget_key, create=False)
     if wait > 0:
         raise TokenCheckRateLimited(
             f"Too many requests to Todoist with this token; try again in {math.ceil(wait)} s.",
@@ -120,6 +122,7 @@ def todoist_credential_connect(
             exc.status,
         )
         raise TokenCheckUnavailable from None
+    rate_budget_note(key=budget_key)
     credential, _ = TodoistCredential.objects.update_or_create(
         user=user,
         defaults={

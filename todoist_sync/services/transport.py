@@ -3,7 +3,6 @@ error that stops the run does. The pushers (`pushers.py`) send through one `Tran
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from concurrent.futures import Future
 from datetime import datetime, timedelta
@@ -31,11 +30,6 @@ from todoist_sync.todoist import MAX_IDS_PER_QUERY, SyncResult, TodoistClient
 T = TypeVar("T")
 
 
-def user_share_key(budget_key: str, user_id: int) -> str:
-    """The budget key of one user's share of a shared token (a digest: keys are 64 chars)."""
-    return hashlib.sha256(f"{budget_key}:user:{user_id}".encode()).hexdigest()
-
-
 class RunStop(Exception):
     """Ends the run early: the rest stays pending (its commands are stored) for a later run."""
 
@@ -58,8 +52,8 @@ class Transport:
     ) -> None:
         self.client = client
         self.budget_key = budget_key
-        # A shared token's budget is shared fairly: each user also has a share of it.
-        self.user_share_key = user_share_key(budget_key, run.user_id) if shared else ""
+        # A shared token's budget is shared fairly between its users (`rate_budget_acquire`).
+        self.shared = shared
         self.run = run
         self.user_id = run.user_id
         self.holder = run.job_id
@@ -87,16 +81,15 @@ class Transport:
 
     def acquire(self) -> None:
         """Before every request: renew the lease, then take one slot from the token's budget
-        (and the user's share of a shared token): sleep a short wait, stop on a long one."""
+        (fairly shared between the users of a shared token): sleep a short wait, stop on a long
+        one."""
         self.renew_or_stop()
         while True:
-            wait = 0.0
-            if self.user_share_key:
-                wait = rate_budget_acquire(
-                    key=self.user_share_key, limit=conf.TODOIST_RATE_LIMIT_USER_REQUESTS
-                )
-            if wait <= 0:
-                wait = rate_budget_acquire(key=self.budget_key)
+            wait = rate_budget_acquire(
+                key=self.budget_key,
+                user_id=self.user_id if self.shared else None,
+                user_limit=conf.TODOIST_RATE_LIMIT_USER_REQUESTS,
+            )
             if wait <= 0:
                 break
             if wait > conf.TODOIST_RATE_LIMIT_MAX_WAIT:
