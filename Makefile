@@ -46,5 +46,13 @@ bench: $(STAMP)
 soak: $(STAMP)
 	SOAK_SIZE=large $(PY) -m pytest -m soak -p no:randomly
 
+# The reusable app alone, as a wheel in dist/ (pyproject.toml; README "Use todoist_sync in your
+# own project"). setuptools' build/ is removed first: it keeps deleted modules and would ship them.
+.PHONY: wheel
+wheel: $(STAMP)
+	rm -rf build *.egg-info
+	$(PY) -m pip wheel --quiet --disable-pip-version-check --no-deps --wheel-dir dist .
+	rm -rf build *.egg-info
+
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache build dist *.egg-info

@@ -1,7 +1,8 @@
 """Settings of the reuse project: todoist_sync with the `todo` app's `Todo` as its task model.
 
-Only what todoist_sync needs, and no other app of this repository. Run its tests with
-`pytest tests/reuse --ds tests.reuse.settings` (tests/test_reuse_app.py does).
+Only what todoist_sync needs, and no other app of this repository. tests/test_reuse_app.py runs
+its tests against the installed wheel; `pytest tests/reuse --ds tests.reuse.settings` runs them
+against the tree.
 """
 
 from __future__ import annotations

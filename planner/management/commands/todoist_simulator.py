@@ -8,6 +8,10 @@ A thin wrapper around `todoist_sim.main(argv)`: every argument is the simulator'
 
 Then point the sync at it: TODOIST_API_URL=http://127.0.0.1:8765/api/v1 and a token it accepts.
 It listens on loopback only unless given --allow-remote, and stops on Ctrl-C or SIGTERM.
+
+It lives in planner, this repository's site, and not in todoist_sync: the simulator is a tool of
+this repository (demo, tests, benchmarks), so the app's wheel ships neither it nor a command that
+would fail to import it.
 """
 
 from __future__ import annotations
