@@ -139,3 +139,17 @@ def fresh_throttles():
     cache.clear()
     yield
     cache.clear()
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items):
+    """The tests in real processes first, the soaks first of all (after pytest-django's own
+    order, which they do not need: they run on databases of their own). Under pytest-xdist the
+    longest tests then start at once, on every worker, instead of being left for the end."""
+
+    def weight(item: pytest.Item) -> int:
+        if item.get_closest_marker("e2e") is None:
+            return 2
+        return 0 if item.get_closest_marker("soak") else 1
+
+    items.sort(key=weight)
