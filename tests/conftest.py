@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import json
+import time
+from dataclasses import dataclass, field
 from unittest import mock
 
 import pytest
@@ -131,6 +133,31 @@ def sim(settings, sim_token):
         settings.TODOIST_API_TOKEN = sim_token
         settings.TODOIST_USE_BATCH = True
         yield simulator
+
+
+@dataclass
+class Clock:
+    """A clock the test moves: `time()` is `now`, and `sleep` moves `now` on (and records the
+    wait) instead of waiting."""
+
+    now: float
+    slept: list[float] = field(default_factory=list)
+
+    def time(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+@pytest.fixture
+def clock(monkeypatch) -> Clock:
+    """The request budget's clock (`time.time()` in `services.coordination`), stopped at a
+    whole second of now; pass `sleep=clock.sleep` to a run so that its waits move it on."""
+    stopped = Clock(now=float(int(time.time())))
+    monkeypatch.setattr("todoist_sync.services.coordination.time", stopped)
+    return stopped
 
 
 @pytest.fixture(autouse=True)
