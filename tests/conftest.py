@@ -122,13 +122,20 @@ def sim_token() -> str:
 
 
 @pytest.fixture
-def sim(settings, sim_token):
-    """The Todoist simulator with one account, "alice", which the settings point the sync at
+def sim_accounts(sim_token) -> dict[str, str]:
+    """The simulator's accounts and their tokens: "alice" alone. A test module that needs more
+    overrides this fixture."""
+    return {"alice": sim_token}
+
+
+@pytest.fixture
+def sim(settings, sim_token, sim_accounts):
+    """The Todoist simulator with the `sim_accounts`; the settings point the sync at "alice"
     (batches on)."""
     # Imported here: only the tests that use the simulator depend on it.
     from todoist_sim import SimConfig, Simulator
 
-    with Simulator(SimConfig(seed=1), tokens={"alice": sim_token}) as simulator:
+    with Simulator(SimConfig(seed=1), tokens=sim_accounts) as simulator:
         settings.TODOIST_API_URL = simulator.url
         settings.TODOIST_API_TOKEN = sim_token
         settings.TODOIST_USE_BATCH = True
