@@ -13,13 +13,19 @@ os.environ.setdefault(
 )
 
 from config.settings import *  # noqa: F403
-from config.settings import CACHES, Q_CLUSTER, REDIS_URL, REST_FRAMEWORK
+from config.settings import CACHES, DATABASES, Q_CLUSTER, REDIS_URL, REST_FRAMEWORK
 
 # The test client speaks plain HTTP.
 SECURE_SSL_REDIRECT = False
 SESSION_COOKIE_SECURE = False
 CSRF_COOKIE_SECURE = False
 SECURE_HSTS_SECONDS = 0
+
+# On SQLite the test database is in memory, as Django makes it by default; said here because
+# pytest-django under xdist (`make test`) otherwise names each worker's database after the file,
+# `test_/.../db.sqlite3_gw0`, which cannot be opened. Each worker process has its own memory.
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    DATABASES["default"]["TEST"] = {"NAME": ":memory:"}
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
