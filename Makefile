@@ -15,8 +15,10 @@ $(STAMP): requirements/base.txt requirements/dev.txt | $(PY)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements/dev.txt
 	@touch $(STAMP)
 
+# Every test, in one process per core (pytest-xdist): the e2e tests are mostly waiting on the
+# processes they start, so two workers halve the wall time on a 2-core machine.
 test: $(STAMP)
-	$(PY) -m pytest
+	$(PY) -m pytest -n auto
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

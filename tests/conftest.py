@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import json
+import time
+from dataclasses import dataclass, field
 from unittest import mock
 
 import pytest
@@ -120,17 +122,49 @@ def sim_token() -> str:
 
 
 @pytest.fixture
-def sim(settings, sim_token):
-    """The Todoist simulator with one account, "alice", which the settings point the sync at
+def sim_accounts(sim_token) -> dict[str, str]:
+    """The simulator's accounts and their tokens: "alice" alone. A test module that needs more
+    overrides this fixture."""
+    return {"alice": sim_token}
+
+
+@pytest.fixture
+def sim(settings, sim_token, sim_accounts):
+    """The Todoist simulator with the `sim_accounts`; the settings point the sync at "alice"
     (batches on)."""
     # Imported here: only the tests that use the simulator depend on it.
     from todoist_sim import SimConfig, Simulator
 
-    with Simulator(SimConfig(seed=1), tokens={"alice": sim_token}) as simulator:
+    with Simulator(SimConfig(seed=1), tokens=sim_accounts) as simulator:
         settings.TODOIST_API_URL = simulator.url
         settings.TODOIST_API_TOKEN = sim_token
         settings.TODOIST_USE_BATCH = True
         yield simulator
+
+
+@dataclass
+class Clock:
+    """A clock the test moves: `time()` is `now`, and `sleep` moves `now` on (and records the
+    wait) instead of waiting."""
+
+    now: float
+    slept: list[float] = field(default_factory=list)
+
+    def time(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+@pytest.fixture
+def clock(monkeypatch) -> Clock:
+    """The request budget's clock (`time.time()` in `services.coordination`), stopped at a
+    whole second of now; pass `sleep=clock.sleep` to a run so that its waits move it on."""
+    stopped = Clock(now=float(int(time.time())))
+    monkeypatch.setattr("todoist_sync.services.coordination.time", stopped)
+    return stopped
 
 
 @pytest.fixture(autouse=True)
@@ -139,3 +173,17 @@ def fresh_throttles():
     cache.clear()
     yield
     cache.clear()
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items):
+    """The tests in real processes first, the soaks first of all (after pytest-django's own
+    order, which they do not need: they run on databases of their own). Under pytest-xdist the
+    longest tests then start at once, on every worker, instead of being left for the end."""
+
+    def weight(item: pytest.Item) -> int:
+        if item.get_closest_marker("e2e") is None:
+            return 2
+        return 0 if item.get_closest_marker("soak") else 1
+
+    items.sort(key=weight)

@@ -93,7 +93,10 @@ def migrated_stack(
     process and a simulator that accepts `todoist_token` (the global TODOIST_API_TOKEN) and
     `sim_tokens`."""
     with throwaway_database(tmp_path) as database_url:
-        env = stack_env(database_url=database_url, todoist_token=todoist_token, extra=extra_env)
+        # The qcluster heartbeats in `tmp_path` too, not in var/, which stacks on other pytest
+        # workers share.
+        extra = {"Q_STATUS_DIR": str(tmp_path / "qcluster-status"), **(extra_env or {})}
+        env = stack_env(database_url=database_url, todoist_token=todoist_token, extra=extra)
         run_manage(["migrate", "--noinput", "--verbosity", "0"], env=env, timeout=300)
         with Stack(env=env, log_dir=tmp_path / "logs") as stack:
             sim = stack.start_simulator(tokens=[todoist_token, *sim_tokens], latency_ms=latency_ms)

@@ -7,6 +7,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
+from django.test import Client
+
 from planner.models import Task
 from todoist_sync import services
 from todoist_sync.models import SyncRun, TodoistTaskMap
@@ -46,6 +50,20 @@ def make_map(
         error_permanent=permanent,
         **fields,
     )
+
+
+def staff_client(*codenames: str, every_permission: bool = False) -> Client:
+    """A client logged in as a new staff user, not a superuser: `staff-<codenames>` holding the
+    permissions `codenames`, or with `every_permission` `staff` holding every one there is."""
+    username = "staff" if every_permission else "staff-" + "-".join(codenames)
+    staff = get_user_model().objects.create_user(username=username, password="pw", is_staff=True)
+    permissions = Permission.objects.all()
+    if not every_permission:
+        permissions = permissions.filter(codename__in=codenames)
+    staff.user_permissions.set(permissions)
+    client = Client()
+    client.force_login(staff)
+    return client
 
 
 def run_sync(user: Any, **kwargs: Any) -> SyncRun:

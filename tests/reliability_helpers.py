@@ -40,7 +40,8 @@ import requests
 from scripts.harness import Proc, RecordingApi
 from tests.e2e_helpers import LocalStack, migrated_stack, orm_alias
 
-# `make soak` sets SOAK_SIZE=large; CI runs the same tests at their CI size.
+# `make soak` sets SOAK_SIZE=large; `make test` (and so CI) runs the same tests at their small
+# size.
 LARGE = os.environ.get("SOAK_SIZE", "").strip().lower() == "large"
 ELIGIBLE = ("open", "blocked", "done")
 BLOCKED_LABEL = "blocked"
@@ -48,9 +49,10 @@ BLOCKED_LABEL = "blocked"
 STACK_ENCRYPTION_KEY = "reliability-stack-key-" + secrets.token_hex(8)
 
 
-def sized(ci: int, large: int) -> int:
-    """A test's size: `ci` in CI (`make test`), `large` under `SOAK_SIZE=large` (`make soak`)."""
-    return large if LARGE else ci
+def sized(small: int, large: int) -> int:
+    """A test's size: `small` in `make test` (and CI), `large` under `SOAK_SIZE=large`
+    (`make soak`)."""
+    return large if LARGE else small
 
 
 def new_token(prefix: str, used: Iterable[str] = ()) -> str:

@@ -11,30 +11,15 @@ import datetime
 import pytest
 
 from planner.models import EventLog, Task
-from todoist_sim import SimConfig, Simulator
+from tests.factories import run_sync
 from todoist_sync import selectors, services
 from todoist_sync.models import SyncRun, TodoistAccount, TodoistTaskMap
 
 pytestmark = pytest.mark.django_db
 
-TOKEN = "sim-token-drift-1"
-
-
-@pytest.fixture
-def sim(settings):
-    with Simulator(SimConfig(seed=7), tokens={"alice": TOKEN}) as simulator:
-        settings.TODOIST_API_URL = simulator.url
-        settings.TODOIST_API_TOKEN = TOKEN
-        settings.TODOIST_USE_BATCH = True
-        yield simulator
-
-
-def run(user, **kwargs):
-    return services.sync_run_execute(user_id=user.pk, **kwargs)
-
 
 def reconcile(user, **kwargs):
-    return run(user, reconcile=True, trigger="safety-net", **kwargs)
+    return run_sync(user, reconcile=True, trigger="safety-net", **kwargs)
 
 
 def remote(sim, task: Task) -> dict:
@@ -60,7 +45,7 @@ def synced(user, sim):
         "blocked": Task.objects.create(user=user, title="Waiting on Bob", status="blocked"),
         "done": Task.objects.create(user=user, title="Filed taxes", status="done"),
     }
-    first = run(user)
+    first = run_sync(user)
     assert first.failed == 0 and first.created == 3
     return tasks
 
@@ -224,7 +209,7 @@ def test_a_change_triggered_run_does_no_read(user, sim, synced):
     person(sim, synced["open"], content="Renamed by a person")
     sent = requests_sent(sim)
     for trigger in ("change", "api"):
-        result = run(user, trigger=trigger)
+        result = run_sync(user, trigger=trigger)
         assert (result.requests, result.drift_detected, result.reconciled_at) == (0, 0, None)
     assert requests_sent(sim) == sent
     assert remote(sim, synced["open"])["content"] == "Renamed by a person"
@@ -276,7 +261,7 @@ def test_the_safety_net_queues_reconciling_runs(user, sim, queued_jobs):
 def test_a_queued_reconcile_run_reconciles_when_the_job_runs(user, sim, synced):
     person(sim, synced["open"], content="Renamed by a person")
     queued = SyncRun.objects.create(job_id="j-drift", user=user, reconcile=True)
-    run(user, job_id=queued.job_id)
+    run_sync(user, job_id=queued.job_id)
     queued.refresh_from_db()
     assert queued.drift_restored == 1
     assert remote(sim, synced["open"])["content"] == "Buy milk"

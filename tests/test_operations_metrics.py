@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -144,20 +143,22 @@ def test_todoist_requests_are_counted_by_outcome(scraper, user, sim):
     assert samples[("todoist_sync_todoist_rate_limited_total", ())] - answers_429 == 1
 
 
-def test_waits_for_the_request_budget_are_counted(user, sim, sim_token, settings):
+def test_waits_for_the_request_budget_are_counted(user, sim, sim_token, settings, clock):
     settings.TODOIST_RATE_LIMIT_REQUESTS = 2
     waits = counter("todoist_sync_budget_waits_total")
     waited = counter("todoist_sync_budget_wait_seconds_total")
-    # The budget is full until a moment from now: the first request waits for that moment.
-    full_until = time.time() - conf.TODOIST_RATE_LIMIT_WINDOW - BUDGET_MARGIN_SECONDS + 0.3
+    # The budget is full until 0.25 s from now: the first request waits exactly that long (in
+    # binary fractions, so that the waited clock lands on the moment exactly).
+    full_until = clock.now - conf.TODOIST_RATE_LIMIT_WINDOW - BUDGET_MARGIN_SECONDS + 0.25
     RateBudget.objects.create(key=token_key(sim_token), stamps=[full_until, full_until])
     make_task(user, "Paced")
 
-    run = run_sync(user, sleep=time.sleep)
+    run = run_sync(user, sleep=clock.sleep)
 
     assert run.created == 1
+    assert clock.slept == [0.25]
     assert counter("todoist_sync_budget_waits_total") - waits == 1
-    assert 0 < counter("todoist_sync_budget_wait_seconds_total") - waited <= 0.3
+    assert counter("todoist_sync_budget_wait_seconds_total") - waited == 0.25
 
 
 def test_error_kinds_come_from_the_error_classes():

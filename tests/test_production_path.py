@@ -55,13 +55,15 @@ def _postgres_and_redis() -> str:
             "the production path runs on PostgreSQL: set DATABASE_URL=postgres://... "
             "(CI's second leg starts one with .ci/services.sh)"
         )
-    redis_url = os.environ.get("REDIS_URL", "")
-    if not redis_url:
+    from django.conf import settings
+
+    if not settings.REDIS_URL:
         pytest.skip("the production path runs its queue on Redis: set REDIS_URL=redis://...")
-    # Not the server's database 0, where the other Redis tests queue, nor (most likely) that of
-    # another run of this test at the same time: a job signed with another SECRET_KEY that
-    # reached our worker would be dropped (BadSignature), and its own worker would miss it.
-    return urlunsplit(urlsplit(redis_url)._replace(path=f"/{1 + os.getpid() % 15}"))
+    # Not this pytest worker's database (0-7, config/settings_test.py), where the other Redis
+    # tests queue, nor that of this test on another worker: a job signed with another SECRET_KEY
+    # that reached our worker would be dropped (BadSignature), and its own worker would miss it.
+    this_worker = int(urlsplit(settings.REDIS_URL).path.lstrip("/") or 0) % 8
+    return urlunsplit(urlsplit(settings.REDIS_URL)._replace(path=f"/{8 + this_worker}"))
 
 
 def readme_env(*, database_url: str, redis_url: str, static_root: Path) -> dict[str, str]:

@@ -120,8 +120,12 @@ def _postgres(url: str) -> bool:
 
 
 def _redis_and_postgres() -> str:
-    """REDIS_URL, or skip: these tests need Redis and PostgreSQL (CI's PostgreSQL run)."""
-    redis_url = os.environ.get("REDIS_URL", "")
+    """REDIS_URL, or skip: these tests need Redis and PostgreSQL (CI's PostgreSQL run). The
+    database of this pytest worker (config/settings_test.py): another worker's Redis tests
+    queue in theirs."""
+    from django.conf import settings
+
+    redis_url = settings.REDIS_URL
     if not redis_url:
         pytest.skip("needs REDIS_URL: CI starts Redis (start_redis) for the PostgreSQL run")
     if not _postgres(os.environ.get("DATABASE_URL", "")):

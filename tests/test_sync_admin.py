@@ -7,14 +7,13 @@ from functools import partial
 import pytest
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Permission
 from django.contrib.messages import constants as message_level
 from django.db import connection
 from django.test import Client, override_settings
 from django.test.utils import CaptureQueriesContext
 
 from planner.models import EventLog, Task
-from tests.factories import make_map
+from tests.factories import make_map, staff_client
 from todoist_sync.models import SyncRun, TodoistCredential, TodoistTaskMap
 from todoist_sync.tokens import encrypt_token
 
@@ -24,16 +23,6 @@ MAPS = "/admin/todoist_sync/todoisttaskmap/"
 RUNS = "/admin/todoist_sync/syncrun/"
 TASKS = "/admin/planner/task/"
 State = TodoistTaskMap.SyncState
-
-
-def staff_client(*codenames: str) -> Client:
-    staff = get_user_model().objects.create_user(
-        username="staff-" + "-".join(codenames), password="pw", is_staff=True
-    )
-    staff.user_permissions.set(Permission.objects.filter(codename__in=codenames))
-    client = Client()
-    client.force_login(staff)
-    return client
 
 
 # What the re-sync actions are for: a mapping that gave up.

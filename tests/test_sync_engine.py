@@ -562,25 +562,20 @@ def test_rate_budget_paces_instead_of_hitting_429(user, sim, settings):
     assert sim.stats()["responses_429"] == 0
 
 
-def test_rate_budget_sleeps_short_waits(user, sim, settings):
+def test_rate_budget_sleeps_short_waits(user, sim, settings, clock):
     settings.TODOIST_USE_BATCH = False
     settings.TODOIST_RATE_LIMIT_REQUESTS = 1
     settings.TODOIST_RATE_LIMIT_WINDOW = 0.2
     settings.TODOIST_RATE_LIMIT_MAX_WAIT = 5
     for i in range(3):
         make_task(user, f"S{i}")
-    slept = []
 
-    def sleep(seconds):
-        import time
-
-        slept.append(seconds)
-        time.sleep(seconds)
-
-    run = run_sync(user, sleep=sleep)
+    run = run_sync(user, sleep=clock.sleep)
     assert run.state == "succeeded" and run.created == 3
-    # Each wait is at most the window plus the budget's safety margin.
-    assert slept and all(0 < s <= 0.2 + BUDGET_MARGIN_SECONDS for s in slept)
+    # The clock stands still but for the waits: before each request but the first, a whole
+    # window plus the budget's safety margin.
+    span = pytest.approx(0.2 + BUDGET_MARGIN_SECONDS)
+    assert run.requests == 5 and clock.slept == [span] * 4
 
 
 def test_rate_budget_is_per_token_and_holds_no_token(user, sim, sim_token):

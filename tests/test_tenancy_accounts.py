@@ -17,14 +17,9 @@ OWN_TOKEN = "sim-token-own-account-2"
 
 
 @pytest.fixture
-def sim(settings, sim_token):
-    from todoist_sim import SimConfig, Simulator
-
-    tokens = {"alice": sim_token, "alices-own": OWN_TOKEN}
-    with Simulator(SimConfig(seed=4), tokens=tokens) as simulator:
-        settings.TODOIST_API_URL = simulator.url
-        settings.TODOIST_API_TOKEN = sim_token
-        yield simulator
+def sim_accounts(sim_token) -> dict[str, str]:
+    """Alice's shared account, and her own (reached with her own token)."""
+    return {"alice": sim_token, "alices-own": OWN_TOKEN}
 
 
 def connect_own_token(user):

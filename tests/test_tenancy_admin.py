@@ -6,11 +6,10 @@ from __future__ import annotations
 import pytest
 from django.apps import apps
 from django.contrib import admin
-from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Permission
-from django.test import Client
 from django.urls import reverse
 from django_q.conf import Conf
+
+from tests.factories import staff_client
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("queued_jobs")]
 
@@ -21,16 +20,6 @@ DANGEROUS = [
     for model in apps.get_app_config(label).get_models()
     if admin.site.is_registered(model)
 ]
-
-
-@pytest.fixture
-def staff_client(db) -> Client:
-    """Staff holding every permission there is, but not a superuser."""
-    staff = get_user_model().objects.create_user(username="staff", password="pw", is_staff=True)
-    staff.user_permissions.set(Permission.objects.all())
-    client = Client()
-    client.force_login(staff)
-    return client
 
 
 def admin_url(model, page: str) -> str:
@@ -47,23 +36,26 @@ def test_every_django_q_and_api_key_model_is_covered():
 
 @pytest.mark.parametrize("model", DANGEROUS, ids=lambda m: m.__name__)
 @pytest.mark.parametrize("page", ["changelist", "add"])
-def test_staff_with_every_permission_cannot_open_the_dangerous_pages(staff_client, model, page):
-    assert staff_client.get(admin_url(model, page)).status_code in (403, 404)
+def test_staff_with_every_permission_cannot_open_the_dangerous_pages(model, page):
+    staff = staff_client(every_permission=True)
+    assert staff.get(admin_url(model, page)).status_code in (403, 404)
 
 
 @pytest.mark.parametrize("model", DANGEROUS, ids=lambda m: m.__name__)
-def test_staff_with_every_permission_cannot_add_through_a_post(staff_client, model):
+def test_staff_with_every_permission_cannot_add_through_a_post(model):
+    staff = staff_client(every_permission=True)
     count = model._default_manager.count()
-    assert staff_client.post(admin_url(model, "add"), {}).status_code in (403, 404)
+    assert staff.post(admin_url(model, "add"), {}).status_code in (403, 404)
     assert model._default_manager.count() == count
 
 
-def test_the_dangerous_pages_are_not_in_the_staff_index(staff_client):
-    page = staff_client.get(reverse("admin:index")).content.decode()
+def test_the_dangerous_pages_are_not_in_the_staff_index():
+    staff = staff_client(every_permission=True)
+    page = staff.get(reverse("admin:index")).content.decode()
     assert "/admin/planner/task/" in page  # the index itself is there
     for model in DANGEROUS:
         assert admin_url(model, "changelist") not in page
-    assert staff_client.get(reverse("admin:app_list", args=["django_q"])).status_code == 404
+    assert staff.get(reverse("admin:app_list", args=["django_q"])).status_code == 404
 
 
 @pytest.mark.parametrize("model", DANGEROUS, ids=lambda m: m.__name__)
@@ -80,9 +72,10 @@ def test_superusers_still_have_the_dangerous_pages(admin_client, model):
 @pytest.mark.parametrize(
     "url", ["/admin/planner/task/add/", "/admin/todoist_sync/todoistcredential/add/"]
 )
-def test_the_user_field_names_no_other_user_to_staff(staff_client, other_user, url):
+def test_the_user_field_names_no_other_user_to_staff(other_user, url):
+    staff = staff_client(every_permission=True)
     # The raw-id widget labels whatever id the URL gives with that user's name.
-    page = staff_client.get(f"{url}?user={other_user.pk}")
+    page = staff.get(f"{url}?user={other_user.pk}")
 
     assert page.status_code == 200
     html = page.content.decode()

@@ -1,4 +1,5 @@
-"""The in-process simulator with two accounts, and an HTTP session as the first one."""
+"""The simulator (tests/conftest.py's `sim`) with two accounts, and an HTTP session as the first
+one."""
 
 from __future__ import annotations
 
@@ -8,13 +9,16 @@ import pytest
 import requests
 
 from tests.simulator.client import OTHER_TOKEN, TOKEN
-from todoist_sim import SimConfig, Simulator
 
 
 @pytest.fixture
-def sim() -> Iterator[Simulator]:
-    with Simulator(SimConfig(seed=7), {"alice": TOKEN, "bob": OTHER_TOKEN}) as simulator:
-        yield simulator
+def sim_token() -> str:
+    return TOKEN
+
+
+@pytest.fixture
+def sim_accounts() -> dict[str, str]:
+    return {"alice": TOKEN, "bob": OTHER_TOKEN}
 
 
 @pytest.fixture
