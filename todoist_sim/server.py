@@ -353,11 +353,16 @@ class Simulator:
         return self._state.configure(**changes)
 
     def lose_next(
-        self, count: int = 1, *, when: Callable[[list[dict[str, Any]]], bool] | None = None
+        self,
+        count: int = 1,
+        *,
+        when: Callable[[list[dict[str, Any]]], bool] | None = None,
+        applied: int | None = None,
     ) -> None:
         """Apply the next `count` mutating requests (those whose /sync commands `when` accepts),
-        then drop their answers, as a connection lost after Todoist did the work."""
-        self._state.plan_fault("lose", count, when)
+        then drop their answers, as a connection lost after Todoist did the work. `applied`:
+        only that many of a /sync request's first commands ran (a request cut off midway)."""
+        self._state.plan_fault("lose", count, when, applied)
 
     def fail_next(
         self, count: int = 1, *, when: Callable[[list[dict[str, Any]]], bool] | None = None

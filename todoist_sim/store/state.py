@@ -93,6 +93,9 @@ def _stable_id(seed: str) -> str:
 class PlannedFault:
     kind: str  # "lose" or "fail"
     when: Callable[[list[dict[str, Any]]], bool] | None
+    # "lose" only: apply just the first `applied` commands of the request (None: all of them),
+    # as a request cut off midway would.
+    applied: int | None = None
 
 
 def _sync_commands(body: bytes) -> list[dict[str, Any]]:
@@ -103,6 +106,13 @@ def _sync_commands(body: bytes) -> list[dict[str, Any]]:
         return []
     commands = parsed.get("commands") if isinstance(parsed, dict) else None
     return [c for c in commands if isinstance(c, dict)] if isinstance(commands, list) else []
+
+
+def _first_commands(body: bytes, count: int) -> bytes:
+    """A JSON /sync body with only its first `count` commands."""
+    parsed = json.loads(body)
+    parsed["commands"] = parsed["commands"][:count]
+    return json.dumps(parsed).encode()
 
 
 class SimState(PersonOps):
@@ -211,26 +221,32 @@ class SimState(PersonOps):
             return new
 
     def plan_fault(
-        self, kind: str, count: int = 1, when: Callable[[list[dict[str, Any]]], bool] | None = None
+        self,
+        kind: str,
+        count: int = 1,
+        when: Callable[[list[dict[str, Any]]], bool] | None = None,
+        applied: int | None = None,
     ) -> None:
         """Make the next `count` matching /api/v1 requests fail: "lose" applies a mutating
-        request and drops its answer, "fail" answers 5xx before anything is applied. `when`
-        sees the request's /sync commands (empty for other requests) and picks which match."""
+        request (only its first `applied` /sync commands, if given) and drops its answer,
+        "fail" answers 5xx before anything is applied. `when` sees the request's /sync commands
+        (empty for other requests) and picks which match."""
         if kind not in ("lose", "fail"):
             raise ValueError("kind must be 'lose' or 'fail'")
+        if applied is not None and (kind != "lose" or applied < 0):
+            raise ValueError("applied is a count >= 0, for lost answers only")
         with self.lock:
-            self._planned.extend(PlannedFault(kind, when) for _ in range(count))
+            self._planned.extend(PlannedFault(kind, when, applied) for _ in range(count))
 
-    def _take_planned(self, kind: str, body: bytes, mutating: bool) -> bool:
-        """Whether a planned fault of this kind hits this request (it is then used up)."""
+    def _take_planned(self, kind: str, body: bytes, mutating: bool) -> PlannedFault | None:
+        """The planned fault of this kind that hits this request, if any (it is used up)."""
         if not self._planned or (kind == "lose" and not mutating):
-            return False
+            return None
         commands = _sync_commands(body)
         for index, fault in enumerate(self._planned):
             if fault.kind == kind and (fault.when is None or fault.when(commands)):
-                del self._planned[index]
-                return True
-        return False
+                return self._planned.pop(index)
+        return None
 
     def reset(self) -> None:
         with self.lock:
@@ -344,7 +360,7 @@ class SimState(PersonOps):
 
         # Order: injected 5xx (before anything), body size, auth, window limit, injected 429,
         # work. The size check comes first as a front proxy's would: nothing is applied.
-        if self._take_planned("fail", body, kind in MUTATING_KINDS) or self._draw(
+        if self._take_planned("fail", body, kind in MUTATING_KINDS) is not None or self._draw(
             config.error_rate
         ):
             self.stats["responses_5xx_injected"] += 1
@@ -373,15 +389,17 @@ class SimState(PersonOps):
             self.stats["responses_429_injected"] += 1
             return self._error(too_many_requests(config.retry_after_seconds), account)
 
+        lost = self._take_planned("lose", body, kind in MUTATING_KINDS)
+        if lost is not None and lost.applied is not None:
+            # Cut off midway: only a prefix of the commands ran before the connection dropped.
+            body = _first_commands(body, lost.applied)
         try:
             outcome = self._dispatch(kind, method, path, query, headers, body, account)
         except ApiError as exc:
             outcome = self._error(exc, account)
         outcome.account = account.name
 
-        if self._take_planned("lose", body, kind in MUTATING_KINDS) or (
-            kind in MUTATING_KINDS and self._draw(config.lost_answer_rate)
-        ):
+        if lost is not None or (kind in MUTATING_KINDS and self._draw(config.lost_answer_rate)):
             outcome.drop = True
         return outcome
 
