@@ -283,7 +283,10 @@ _TODOIST_FROM_ENV = {
     "TODOIST_RATE_LIMIT_REQUESTS": env.int,
     "TODOIST_RATE_LIMIT_USER_REQUESTS": env.int,
     "TODOIST_RUN_RETENTION_DAYS": env.int,
+    # Usernames (comma-separated) the shared TODOIST_API_TOKEN syncs, or "*": nobody unless set.
     "TODOIST_SHARED_TOKEN_USERS": env.str,
+    "TODOIST_SHARED_PROJECT_NAME": env.str,
+    "TODOIST_PROJECT_NAME": env.str,
     "TODOIST_SYNC_DEBOUNCE_SECONDS": env.float,
     "TODOIST_SAFETY_NET_MINUTES": env.int,
     "TODOIST_MAX_ROUNDS": env.int,

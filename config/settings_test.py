@@ -7,6 +7,9 @@ import os
 os.environ.setdefault("SECRET_KEY", "test-only-secret-key-not-for-production-use-0123456789")
 os.environ.setdefault("TODOIST_API_URL", "https://todoist.test/api/v1")
 os.environ.setdefault("TODOIST_API_TOKEN", "test-global-token-0000")
+# The shared token syncs nobody by default: the suite's operator opts every user in. The tests
+# of the default itself delete the setting (tests/test_tenancy_shared.py).
+os.environ.setdefault("TODOIST_SHARED_TOKEN_USERS", "*")
 # A Fernet key, as production should have (a short passphrase is todoist_sync.W012).
 os.environ.setdefault(
     "TODOIST_TOKEN_ENCRYPTION_KEY", "ib0rQPGSb9zhCwax9j4jvwvqlUKXI0n4RaqmE4cFiNM="

@@ -230,6 +230,8 @@ class Bench:
         with override_settings(
             TODOIST_API_URL=self.sim.url,
             TODOIST_API_TOKEN=self.tokens[label],
+            # The scenario's one user, opted in to that token (see `make_user`).
+            TODOIST_SHARED_TOKEN_USERS=f"bench-{os.getpid()}-{label}",
             TODOIST_USE_BATCH=batch,
             TODOIST_BATCH_SIZE=100,
             TODOIST_RATE_LIMIT_REQUESTS=RATE_LIMIT if limited else UNLIMITED_BUDGET,

@@ -124,6 +124,7 @@ def run_bench(size: int) -> int:
 
     call_command("migrate", verbosity=0)
     token = f"bench-reconcile-{secrets.token_hex(8)}"
+    username = f"bench-reconcile-{os.getpid()}"
     rows: list[Row] = []
     with contextlib.ExitStack() as cleanup:
         sim = cleanup.enter_context(
@@ -133,12 +134,13 @@ def run_bench(size: int) -> int:
             override_settings(
                 TODOIST_API_URL=sim.url,
                 TODOIST_API_TOKEN=token,
+                TODOIST_SHARED_TOKEN_USERS=username,  # the one user, opted in to the token
                 TODOIST_RATE_LIMIT_REQUESTS=1_000_000,
                 TODOIST_RATE_LIMIT_USER_REQUESTS=1_000_000,
                 TODOIST_DRIFT_POLICY="restore",
             )
         )
-        user = get_user_model().objects.create(username=f"bench-reconcile-{os.getpid()}")
+        user = get_user_model().objects.create(username=username)
         make_tasks(user, size)
         print(f"pushing {size} tasks to the simulator...", file=sys.stderr, flush=True)
         from todoist_sync.services import sync_run_execute

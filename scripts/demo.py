@@ -21,9 +21,14 @@ Sync on change (TODOIST_SYNC_ON_CHANGE) is off in the demo's processes: every sa
 API would otherwise queue a sync by itself, and the three edits of step 4 could leave in up to
 three runs. Here the demo triggers each run itself, so each run's requests can be shown apart.
 
+The demo user has no Todoist token of its own: it syncs with the shared TODOIST_API_TOKEN, which
+syncs nobody unless opted in, so the demo opts it in by name (TODOIST_SHARED_TOKEN_USERS=demo).
+Its tasks go to its own project there, "Planner (demo)" (TODOIST_SHARED_PROJECT_NAME).
+
 --real runs the same steps against the real Todoist API with the token in TODOIST_API_TOKEN: it
-creates the demo tasks in that Todoist account (delete them yourself afterwards). Without --real
-the demo never uses TODOIST_API_TOKEN or any network address but loopback.
+creates the demo tasks in that Todoist account, in "Planner (demo)" (delete them yourself
+afterwards). Without --real the demo never uses TODOIST_API_TOKEN or any network address but
+loopback.
 
     python -m scripts.demo                               # what `make demo` runs
     TODOIST_API_TOKEN=... python -m scripts.demo --real  # real Todoist: only when asked
@@ -59,6 +64,7 @@ WORK_DIR = REPO_ROOT / "var" / "demo"
 SIM_LATENCY_MS = 20
 RENAMED_SUFFIX = " (renamed in the demo)"
 PERSON_SUFFIX = " (renamed by a person in Todoist)"
+DEMO_USER = "demo"  # the user seed_demo makes
 
 
 def say(text: str = "") -> None:
@@ -94,6 +100,8 @@ class Demo:
         env = stack_env(
             database_url=f"sqlite:///{self.db_path}",
             todoist_token=self.todoist_token,
+            # The demo user syncs with the shared token: opted in, as an operator would.
+            shared_token_users=DEMO_USER,
             todoist_url=REAL_API_URL if self.real else "http://127.0.0.1:9/api/v1",
         )
         os.environ.update(env)
@@ -109,8 +117,12 @@ class Demo:
         call_command("migrate", interactive=False, verbosity=0)
         step(f"Seeding a demo user with {self.args.tasks} tasks (manage.py seed_demo)")
         out = io.StringIO()
-        call_command("seed_demo", tasks=self.args.tasks, stdout=out)
+        call_command("seed_demo", tasks=self.args.tasks, username=DEMO_USER, stdout=out)
         say(out.getvalue().rstrip())
+        say(
+            f"{DEMO_USER!r} syncs with the shared token, opted in by name "
+            f"(TODOIST_SHARED_TOKEN_USERS={DEMO_USER}), into a project of its own"
+        )
         return api_token_from_seed(out.getvalue())
 
     def start(self, stack: Stack, env: dict[str, str], api_token: str) -> None:

@@ -85,18 +85,24 @@ def migrated_stack(
     tmp_path: Path,
     *,
     todoist_token: str,
+    shared_token_users: str,
     sim_tokens: Iterable[str] = (),
     latency_ms: float = 0,
     extra_env: dict[str, str] | None = None,
 ) -> Iterator[LocalStack]:
     """A migrated temporary database, and a `Stack` on it (logs in `tmp_path/logs`) with the web
-    process and a simulator that accepts `todoist_token` (the global TODOIST_API_TOKEN) and
-    `sim_tokens`."""
+    process and a simulator that accepts `todoist_token` (the global TODOIST_API_TOKEN, which
+    syncs the usernames in `shared_token_users`) and `sim_tokens`."""
     with throwaway_database(tmp_path) as database_url:
         # The qcluster heartbeats in `tmp_path` too, not in var/, which stacks on other pytest
         # workers share.
         extra = {"Q_STATUS_DIR": str(tmp_path / "qcluster-status"), **(extra_env or {})}
-        env = stack_env(database_url=database_url, todoist_token=todoist_token, extra=extra)
+        env = stack_env(
+            database_url=database_url,
+            todoist_token=todoist_token,
+            shared_token_users=shared_token_users,
+            extra=extra,
+        )
         run_manage(["migrate", "--noinput", "--verbosity", "0"], env=env, timeout=300)
         with Stack(env=env, log_dir=tmp_path / "logs") as stack:
             sim = stack.start_simulator(tokens=[todoist_token, *sim_tokens], latency_ms=latency_ms)
@@ -125,7 +131,11 @@ def e2e_stack(
     """A migrated temporary database with a seeded demo user, and the three processes."""
     todoist_token = "e2e-todoist-" + secrets.token_hex(8)
     with migrated_stack(
-        tmp_path, todoist_token=todoist_token, latency_ms=latency_ms, extra_env=extra_env
+        tmp_path,
+        todoist_token=todoist_token,
+        shared_token_users="demo",  # seed_demo's user, on the shared token
+        latency_ms=latency_ms,
+        extra_env=extra_env,
     ) as local:
         seeded = run_manage(["seed_demo", "--tasks", str(tasks)], env=local.stack.env)
         api_token = api_token_from_seed(seeded.stdout)

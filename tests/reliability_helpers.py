@@ -156,6 +156,8 @@ def reliability_stack(
             migrated_stack(
                 tmp_path,
                 todoist_token=global_token,
+                # The users without a token of their own are opted in to the global one.
+                shared_token_users=",".join(u for u in users if u not in own_tokens),
                 sim_tokens=own_tokens.values(),
                 latency_ms=latency_ms,
                 extra_env=env_extra,

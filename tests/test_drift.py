@@ -104,7 +104,8 @@ def test_a_task_moved_to_another_project_is_moved_back(user, sim, synced):
     assert result.drift_restored == 1
     assert remote(sim, task)["project_id"] == planner
     drift = TodoistTaskMap.objects.get(local_task=task).last_drift["fields"]
-    assert drift["project"] == {"todoist": f"project id {elsewhere['id']}", "local": "Planner"}
+    moved = {"todoist": f"project id {elsewhere['id']}", "local": "Planner (alice)"}
+    assert drift["project"] == moved
 
 
 def test_a_move_to_the_inbox_is_named_inbox(user, sim, synced):

@@ -122,6 +122,17 @@ def test_without_a_shared_token_only_users_with_their_own_are_covered(settings, 
     assert sorted(selectors.safety_net_user_ids()) == sorted([user.pk, other_user.pk])
 
 
+def test_the_shared_token_covers_only_the_users_it_syncs(settings, user, other_user):
+    carol = get_user_model().objects.create_user(username="carol")
+    for owner in (user, other_user, carol):
+        Task.objects.create(user=owner, title="t")
+    TodoistCredential.objects.create(user=other_user, token_encrypted="x", token_last4="1234")
+    del settings.TODOIST_SHARED_TOKEN_USERS  # the default: nobody
+    assert list(selectors.safety_net_user_ids()) == [other_user.pk]
+    settings.TODOIST_SHARED_TOKEN_USERS = "carol"
+    assert sorted(selectors.safety_net_user_ids()) == sorted([other_user.pk, carol.pk])
+
+
 def test_a_smaller_sweep_removes_the_slices_of_a_bigger_one(settings, monkeypatch):
     monkeypatch.setattr(runs, "queue_job", lambda run: None)
     settings.TODOIST_SAFETY_NET_MINUTES = 5

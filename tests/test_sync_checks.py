@@ -248,6 +248,70 @@ def test_w012_random_keys_and_long_passphrases_are_fine(overrides):
         assert checks.check_encryption_keys() == []
 
 
+# --- E013, W013 who the shared token syncs -------------------------------------------------
+
+
+@pytest.mark.parametrize("users", [7, ["alice", 7], {"alice": True}])
+def test_e013_shared_token_users_that_are_not_usernames(users):
+    with override_settings(TODOIST_SHARED_TOKEN_USERS=users):
+        [error] = checks.check_shared_token_users()
+    assert error.id == "todoist_sync.E013" and error.hint
+
+
+def test_w013_a_shared_token_that_syncs_nobody(settings):
+    del settings.TODOIST_SHARED_TOKEN_USERS  # the default: nobody
+    [warning] = checks.check_shared_token_users()
+    assert warning.id == "todoist_sync.W013" and "TODOIST_SHARED_TOKEN_USERS" in warning.hint
+    settings.TODOIST_API_TOKEN = ""  # no shared token: nobody to sync is right
+    assert checks.check_shared_token_users() == []
+
+
+@pytest.mark.parametrize("users", ["*", "alice", "alice, bob", ["alice", "bob"]])
+def test_w013_users_opted_in_are_fine(users):
+    with override_settings(TODOIST_SHARED_TOKEN_USERS=users):
+        assert checks.check_shared_token_users() == []
+
+
+# --- E014 the shared projects' names -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("template", "problem"),
+    [
+        (None, "must be a string"),
+        ("Planner ({username}", None),  # unbalanced parentheses are only text
+        ("Planner {username", "not a valid format string"),
+        ("Planner }{username}", "not a valid format string"),
+        ("Planner ({user})", "uses {user}"),
+        ("Planner ({})", "uses {}"),
+        ("Planner ({0})", "uses {0}"),
+        ("{project.upper} ({username})", "uses {project.upper}"),
+        ("{project} ({username!r})", "conversion or spec"),
+        ("{project} ({username:>20})", "conversion or spec"),
+        ("{project}", "names no user"),
+        ("Shared planner", "names no user"),
+    ],
+)
+def test_e014_a_malformed_shared_project_name(template, problem):
+    with override_settings(TODOIST_SHARED_PROJECT_NAME=template):
+        found = checks.check_shared_project_name()
+    if problem is None:
+        assert found == []
+        return
+    [error] = found
+    assert error.id == "todoist_sync.E014" and problem in error.msg
+    assert "{project} ({username})" in error.hint
+
+
+@pytest.mark.parametrize(
+    "template", ["{project} ({username})", "Planner ({username})", "{username}: {project}",
+                 "{project} #{user_id}", "{{{project}}} {username}"],
+)  # fmt: skip
+def test_e014_templates_that_name_the_user_are_valid(template):
+    with override_settings(TODOIST_SHARED_PROJECT_NAME=template):
+        assert checks.check_shared_project_name() == []
+
+
 # --- registration --------------------------------------------------------------------------
 
 

@@ -28,7 +28,8 @@ def test_create_sends_item_add_with_the_stored_uuid_as_temp_id(user, todoist):
     )  # fmt: skip
     run = run_sync(user)
     mapping = TodoistTaskMap.objects.get(local_task=task)
-    project = TodoistProject.objects.get(name="Planner")
+    # TODOIST_PROJECT_NAME, named for alice on the shared token (TODOIST_SHARED_PROJECT_NAME).
+    project = TodoistProject.objects.get(name="Planner (alice)")
     # The account is read once first (projects, and where later reads start from)...
     [read] = todoist.reads
     assert (read["sync_token"], read["resource_types"]) == ("*", ["items", "projects", "user"])
@@ -38,7 +39,7 @@ def test_create_sends_item_add_with_the_stored_uuid_as_temp_id(user, todoist):
         "type": "project_add",
         "uuid": project.request_id,
         "temp_id": project.request_id,
-        "args": {"name": "Planner"},
+        "args": {"name": "Planner (alice)"},
     }
     assert command == {
         "type": "item_add",
@@ -56,7 +57,7 @@ def test_create_sends_item_add_with_the_stored_uuid_as_temp_id(user, todoist):
     authorization = todoist.calls[0].request.headers["Authorization"]
     assert authorization == f"Bearer {settings.TODOIST_API_TOKEN}"
     assert mapping.todoist_task_id == "td-Pay rent"
-    assert project.todoist_project_id == "pr-Planner"
+    assert project.todoist_project_id == "pr-Planner (alice)"
 
 
 def test_bodies_are_utf_8_json_without_ascii_escapes(user, todoist):

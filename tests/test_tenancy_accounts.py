@@ -59,8 +59,10 @@ def test_a_token_of_another_account_creates_the_tasks_afresh_and_leaves_the_old_
 
 
 def test_disconnecting_does_not_move_a_user_into_the_shared_account(user, sim, settings):
-    """Before: after disconnecting, the user's next private task went into the shared account."""
-    settings.TODOIST_SHARED_TOKEN_USERS = "someone-else"
+    """Before: with the default TODOIST_SHARED_TOKEN_USERS ("*"), after disconnecting
+    (`DELETE /v1/sync/todoist/token`), the next run pushed the user's tasks into the operator's
+    shared account. The default is nobody now."""
+    del settings.TODOIST_SHARED_TOKEN_USERS  # the default, not the test settings' "*"
     connect_own_token(user)
     make_task(user, "private")
     run_sync(user)
@@ -69,3 +71,16 @@ def test_disconnecting_does_not_move_a_user_into_the_shared_account(user, sim, s
     run = run_sync(user)
     assert run.state == "failed" and "No Todoist token" in run.error_summary
     assert sim_tasks(sim, "alice") == []
+
+
+def test_a_user_opted_in_by_name_is_synced_with_the_shared_token_after_disconnecting(
+    user, sim, settings
+):
+    settings.TODOIST_SHARED_TOKEN_USERS = "bob, alice"
+    connect_own_token(user)
+    make_task(user, "private")
+    run_sync(user)
+    services.todoist_credential_disconnect(user=user)
+    run = run_sync(user)
+    assert (run.state, run.created) == ("succeeded", 1)
+    assert [t["content"] for t in sim_tasks(sim, "alice")] == ["private"]

@@ -150,4 +150,4 @@ def test_the_sdk_parses_every_task_and_project_the_simulator_answers(user, sim, 
     assert {t.content for t in parsed} >= {"t0", "t1", "t2", "done"}
     assert all(isinstance(t.id, str) and t.project_id for t in parsed)
     names = {SdkProject.from_dict(p).name for p in projects}
-    assert {"Inbox", "Planner"} <= names
+    assert {"Inbox", "Planner (alice)"} <= names

@@ -1,6 +1,9 @@
 """The engine against Todoist's real limits, with the simulator doing the worst plausible thing
 wherever Todoist is undocumented (its defaults, as conftest's `sim` has them): projects and the
-300-task cap, 1 MiB bodies, creates confirmed without ids, no X-Request-Id dedupe."""
+300-task cap, 1 MiB bodies, creates confirmed without ids, no X-Request-Id dedupe.
+
+The user syncs with the shared token, so their projects are named for them
+(TODOIST_SHARED_PROJECT_NAME): TODOIST_PROJECT_NAME's "Planner" is "Planner (alice)" there."""
 
 from __future__ import annotations
 
@@ -11,11 +14,20 @@ import pytest
 from planner.models import Task
 from tests.factories import run_sync
 from todoist_sync import selectors, services
-from todoist_sync.models import TodoistChatProject, TodoistProject, TodoistTaskMap
+from todoist_sync.models import (
+    TodoistChatProject,
+    TodoistCredential,
+    TodoistProject,
+    TodoistTaskMap,
+)
+from todoist_sync.tokens import encrypt_token
 
 pytestmark = pytest.mark.django_db
 
+PLANNER = "Planner (alice)"
+
 NON_ASCII = "Грибы, ёлки и 漢字 — "  # two to three bytes each in UTF-8, six as \\uXXXX
+
 
 
 def live(sim) -> list[dict]:
@@ -34,30 +46,42 @@ def test_tasks_go_to_the_planner_project_created_in_the_first_request(user, sim)
     for n in range(5):
         Task.objects.create(user=user, title=f"t{n}")
     first = run_sync(user)
-    [planner] = project_named(sim, "Planner")
+    [planner] = project_named(sim, PLANNER)
     assert first.created == 5 and first.failed == 0
     assert {t["project_id"] for t in live(sim)} == {planner["id"]}
     # One read of the account (where incremental reads start), then one /sync with the
     # project_add and the five item_adds.
     assert first.requests == 2
-    assert TodoistProject.objects.get(name="Planner").todoist_project_id == planner["id"]
+    assert TodoistProject.objects.get(name=PLANNER).todoist_project_id == planner["id"]
     assert run_sync(user).requests == 0  # an unchanged rerun sends nothing
 
 
 def test_an_existing_project_of_that_name_is_used_not_duplicated(user, sim):
-    made = sim.person_add_project("alice", "Planner")
+    made = sim.person_add_project("alice", PLANNER)
     Task.objects.create(user=user, title="t")
     run_sync(user)
-    assert len(project_named(sim, "Planner")) == 1
+    assert len(project_named(sim, PLANNER)) == 1
     assert live(sim)[0]["project_id"] == made["id"]
 
 
-def test_inbox_means_the_users_inbox(user, sim, settings):
+def test_inbox_means_the_users_inbox(user, sim, settings, sim_token):
     settings.TODOIST_PROJECT_NAME = "Inbox"
+    TodoistCredential.objects.create(
+        user=user, token_encrypted=encrypt_token(sim_token), token_last4=sim_token[-4:]
+    )  # the account is the user's own
     Task.objects.create(user=user, title="t")
     run_sync(user)
     assert live(sim)[0]["project_id"] == sim.inbox_id("alice")
-    assert not project_named(sim, "Planner")
+    assert [p["name"] for p in sim.projects("alice")] == ["Inbox"]
+
+
+def test_on_the_shared_token_inbox_is_a_project_of_the_users_own(user, sim, settings):
+    """The shared account's inbox would be every user's: one could fill it for all."""
+    settings.TODOIST_PROJECT_NAME = "Inbox"
+    Task.objects.create(user=user, title="t")
+    run_sync(user)
+    [own] = project_named(sim, "Inbox (alice)")
+    assert live(sim)[0]["project_id"] == own["id"] != sim.inbox_id("alice")
 
 
 def test_sixty_long_non_ascii_descriptions_sync_in_one_run(user, sim):
@@ -150,8 +174,8 @@ def test_the_project_cap_places_300_and_the_rest_wait_without_errors(user, sim):
     }
     [blocked] = selectors.waiting_by_project(user_id=user.pk)
     assert blocked == {
-        "project": "Planner",
-        "reason": "Todoist project 'Planner' is full (300 active tasks)",
+        "project": PLANNER,
+        "reason": "Todoist project 'Planner (alice)' is full (300 active tasks)",
         "waiting": 30,
     }
     # Room is made (30 done here): the waiting tasks go out in the same run.
@@ -165,7 +189,7 @@ def test_the_project_cap_places_300_and_the_rest_wait_without_errors(user, sim):
 def test_a_project_filled_by_a_person_costs_one_request_a_run(user, sim):
     planner_tasks = [Task.objects.create(user=user, title=f"mine {n}") for n in range(5)]
     run_sync(user)
-    [planner] = project_named(sim, "Planner")
+    [planner] = project_named(sim, PLANNER)
     for n in range(295):  # a person fills the project in Todoist
         sim.person_add_task("alice", f"theirs {n}", project_id=planner["id"])
     for n in range(3):
@@ -173,7 +197,7 @@ def test_a_project_filled_by_a_person_costs_one_request_a_run(user, sim):
     full = run_sync(user)
     assert (full.created, full.failed) == (0, 0)
     assert TodoistTaskMap.objects.exclude(waiting_reason="").count() == 3
-    assert TodoistProject.objects.get(name="Planner").full_since is not None
+    assert TodoistProject.objects.get(name=PLANNER).full_since is not None
     again = run_sync(user)  # still full: one create tries, the others wait without a request
     assert again.requests == 1 and again.created == 0
     Task.objects.filter(pk=planner_tasks[0].pk).update(status="done")
@@ -186,13 +210,13 @@ def test_two_chats_in_two_projects_and_a_chat_moved(user, sim):
     Task.objects.create(user=user, title="work", chat_id=2)
     TodoistChatProject.objects.create(user=user, chat_id=2, project_name="Work")
     run_sync(user)
-    [planner], [work] = project_named(sim, "Planner"), project_named(sim, "Work")
+    [planner], [work] = project_named(sim, PLANNER), project_named(sim, "Work (alice)")
     placed = {t["content"]: t["project_id"] for t in live(sim)}
     assert placed == {"home": planner["id"], "work": work["id"]}
 
     services.chat_project_set(user=user, chat_id=1, project_name="Home")
     moved = run_sync(user, chat_id=1)
-    [home] = project_named(sim, "Home")
+    [home] = project_named(sim, "Home (alice)")
     assert moved.failed == 0
     placed = {t["content"]: t["project_id"] for t in live(sim)}
     assert placed == {"home": home["id"], "work": work["id"]}
@@ -203,13 +227,13 @@ def test_a_project_deleted_in_todoist_is_created_again_with_its_tasks(user, sim)
     for n in range(20):
         Task.objects.create(user=user, title=f"t{n}")
     run_sync(user)
-    [planner] = project_named(sim, "Planner")
+    [planner] = project_named(sim, PLANNER)
     sim.person_delete_project("alice", planner["id"])
     Task.objects.filter(title="t0").update(title="t0 renamed")
 
     result = run_sync(user)
     assert result.failed == 0
-    [again] = project_named(sim, "Planner")
+    [again] = project_named(sim, PLANNER)
     assert again["id"] != planner["id"]
     assert sorted(t["content"] for t in live(sim) if t["project_id"] == again["id"]) == sorted(
         ["t0 renamed", *(f"t{n}" for n in range(1, 20))]

@@ -14,6 +14,7 @@ from django.core.checks import CheckMessage, Error, Warning
 from django.core.exceptions import FieldDoesNotExist, ImproperlyConfigured
 
 from todoist_sync.conf import DriftPolicy, conf
+from todoist_sync.naming import template_problem
 from todoist_sync.task_model import SyncStatus, TaskContract, get_task_model
 from todoist_sync.tokens import is_fernet_key
 
@@ -41,9 +42,9 @@ def check_token_source(**kwargs: Any) -> list[CheckMessage]:
         Error(
             "No Todoist token source: TODOIST_API_TOKEN and TODOIST_TOKEN_ENCRYPTION_KEY are "
             "both empty, so no sync can run.",
-            hint="Set TODOIST_API_TOKEN (one token for every user), or "
-            "TODOIST_TOKEN_ENCRYPTION_KEY so users can connect their own tokens "
-            "(PUT /v1/sync/todoist/token).",
+            hint="Set TODOIST_API_TOKEN (one shared token, for the users listed in "
+            "TODOIST_SHARED_TOKEN_USERS), or TODOIST_TOKEN_ENCRYPTION_KEY so users can connect "
+            "their own tokens (PUT /v1/sync/todoist/token).",
             id="todoist_sync.E001",
         )
     ]
@@ -291,6 +292,50 @@ def check_drift_policy(**kwargs: Any) -> list[CheckMessage]:
     ]
 
 
+def check_shared_token_users(**kwargs: Any) -> list[CheckMessage]:
+    """Who the shared TODOIST_API_TOKEN syncs: nobody unless listed."""
+    users = conf.TODOIST_SHARED_TOKEN_USERS
+    if not (isinstance(users, list) and all(isinstance(name, str) for name in users)):
+        return [
+            Error(
+                f"TODOIST_SHARED_TOKEN_USERS must be a comma-separated string or a list of "
+                f"usernames, not {users!r}.",
+                hint='List the usernames the shared TODOIST_API_TOKEN syncs, e.g. "alice,bob", '
+                'or "*" for every user without a token of their own.',
+                id="todoist_sync.E013",
+            )
+        ]
+    if conf.TODOIST_API_TOKEN and not users:
+        return [
+            Warning(
+                "TODOIST_API_TOKEN is set but TODOIST_SHARED_TOKEN_USERS lists nobody: the "
+                "shared token syncs no user, and a user without a token of their own gets "
+                '"No Todoist token".',
+                hint="Set TODOIST_SHARED_TOKEN_USERS to the usernames it may sync (e.g. "
+                '"alice,bob"), or to "*" for every user without a token of their own; or unset '
+                "TODOIST_API_TOKEN.",
+                id="todoist_sync.W013",
+            )
+        ]
+    return []
+
+
+def check_shared_project_name(**kwargs: Any) -> list[CheckMessage]:
+    template = conf.TODOIST_SHARED_PROJECT_NAME
+    problem = template_problem(template)
+    if problem is None:
+        return []
+    return [
+        Error(
+            f"TODOIST_SHARED_PROJECT_NAME {template!r} {problem}.",
+            hint='The default is "{project} ({username})": {project} is the name on a token of '
+            "the user's own (TODOIST_PROJECT_NAME or the chat's), {username} and {user_id} the "
+            "user's, so each user of the shared token gets projects of their own.",
+            id="todoist_sync.E014",
+        )
+    ]
+
+
 ALL_CHECKS = [
     check_task_model,
     check_token_source,
@@ -304,4 +349,6 @@ ALL_CHECKS = [
     check_scheduling,
     check_encryption_keys,
     check_drift_policy,
+    check_shared_token_users,
+    check_shared_project_name,
 ]

@@ -9,6 +9,8 @@ from enum import StrEnum
 
 from django.conf import settings
 
+from todoist_sync import naming
+
 
 class DriftPolicy(StrEnum):
     """Values of TODOIST_DRIFT_POLICY (local data is the source of truth either way)."""
@@ -170,11 +172,23 @@ class Settings:
 
     @property
     def TODOIST_SHARED_TOKEN_USERS(self) -> list[str]:
-        """Usernames the shared TODOIST_API_TOKEN syncs (`*`: everyone without their own)."""
-        value = getattr(settings, "TODOIST_SHARED_TOKEN_USERS", "*")
+        """Usernames the shared TODOIST_API_TOKEN syncs: nobody unless the operator opts users
+        in (`*`: everyone without their own token). A string is split on commas; another type
+        is left for `todoist_sync.E013` to report."""
+        value = getattr(settings, "TODOIST_SHARED_TOKEN_USERS", "")
         if isinstance(value, str):
             value = [name.strip() for name in value.split(",")]
-        return [name for name in value if name]
+        if isinstance(value, list | tuple):
+            return [name for name in value if name]
+        return value
+
+    @property
+    def TODOIST_SHARED_PROJECT_NAME(self) -> str:
+        """How the projects of a user on the shared token are named in Todoist: `{project}` is
+        the name they would have on the user's own token (TODOIST_PROJECT_NAME, or a chat's),
+        `{username}` and `{user_id}` the user's. Each user of the shared account gets projects
+        of their own, so no user can fill another's (Todoist caps a project at 300 tasks)."""
+        return getattr(settings, "TODOIST_SHARED_PROJECT_NAME", naming.DEFAULT_TEMPLATE)
 
     @property
     def TODOIST_SYNC_DEBOUNCE_SECONDS(self) -> float:

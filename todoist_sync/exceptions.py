@@ -197,11 +197,13 @@ class TodoistSyncError(APIException):
 
 
 class NoTodoistToken(TodoistSyncError):
-    """No usable token: none of the user's own, and no global TODOIST_API_TOKEN."""
+    """No usable token: none of the user's own, and the shared TODOIST_API_TOKEN is unset or
+    does not sync this user (TODOIST_SHARED_TOKEN_USERS). The bot reads its code, `no_token`."""
 
     status_code = 409
     default_detail = (
-        "No Todoist token: connect one (PUT /v1/sync/todoist/token) or set TODOIST_API_TOKEN."
+        "No Todoist token: connect one (PUT /v1/sync/todoist/token), or have the operator "
+        "set TODOIST_API_TOKEN and list you in TODOIST_SHARED_TOKEN_USERS."
     )
     default_code = "no_token"
 

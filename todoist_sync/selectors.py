@@ -205,11 +205,19 @@ def sync_user_ids() -> QuerySet:
 
 
 def safety_net_user_ids() -> QuerySet:
-    """Users with tasks and a token source: their own, or the shared one where it is set."""
+    """Users with tasks and a token source: their own, or the shared one where it syncs them
+    (TODOIST_SHARED_TOKEN_USERS)."""
     ids = sync_user_ids()
-    if conf.TODOIST_API_TOKEN:
+    shared = conf.TODOIST_SHARED_TOKEN_USERS if conf.TODOIST_API_TOKEN else []
+    if not isinstance(shared, list):
+        shared = []  # todoist_sync.E013
+    if "*" in shared:
         return ids
-    return ids.filter(**{f"{task_contract().owner}__todoist_credential__isnull": False})
+    owner = task_contract().owner
+    covered = Q(**{f"{owner}__todoist_credential__isnull": False})
+    if shared:
+        covered |= Q(**{f"{owner}__{get_user_model().USERNAME_FIELD}__in": shared})
+    return ids.filter(covered)
 
 
 def users_with_active_run(*, user_ids: Iterable[int]) -> set[int]:

@@ -12,7 +12,11 @@ Standard library plus `requests`; no Django import, so a caller may or may not h
 up. The simulator listens on loopback only and gets its tokens through the environment, never
 the command line; the web server binds 127.0.0.1.
 
-    env = stack_env(database_url="sqlite:///var/demo/demo.sqlite3", todoist_token=TOKEN)
+    env = stack_env(
+        database_url="sqlite:///var/demo/demo.sqlite3",
+        todoist_token=TOKEN,
+        shared_token_users="demo",  # who the shared token syncs: nobody unless opted in
+    )
     run_manage(["migrate", "--noinput"], env=env)
     with Stack(env=env, log_dir=Path("var/demo/logs")) as stack:
         sim = stack.start_simulator(tokens=[TOKEN])  # waits; later processes use it

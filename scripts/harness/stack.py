@@ -34,6 +34,7 @@ def stack_env(
     *,
     database_url: str,
     todoist_token: str,
+    shared_token_users: str = "",
     todoist_url: str = "http://127.0.0.1:9/api/v1",
     secret_key: str | None = None,
     extra: Mapping[str, str] | None = None,
@@ -41,8 +42,11 @@ def stack_env(
     """The environment of the stack's processes: the real settings, DEBUG on, our database,
     the ORM broker on it, jobs run by the worker (not inline), no sync on change.
 
-    `todoist_url` defaults to a closed loopback port until the simulator's URL is known (the
-    token is needed earlier: the system checks before `migrate` want a token source)."""
+    `todoist_token` is the shared TODOIST_API_TOKEN, which syncs nobody but the usernames in
+    `shared_token_users` (comma-separated, or "*"): the caller opts its users in, as an
+    operator would. `todoist_url` defaults to a closed loopback port until the simulator's URL
+    is known (the token is needed earlier: the system checks before `migrate` want a token
+    source)."""
     env = {
         k: v for k, v in os.environ.items() if k not in _SCRUBBED and not k.startswith("TODOIST_")
     }
@@ -62,6 +66,7 @@ def stack_env(
             "TODOIST_USE_BATCH": "true",
             "TODOIST_API_URL": todoist_url,
             "TODOIST_API_TOKEN": todoist_token,
+            "TODOIST_SHARED_TOKEN_USERS": shared_token_users,
             "PYTHONUNBUFFERED": "1",
             # The demo, the bench and the soaks drive the API much faster than a bot: the
             # throttles (tested on their own) would only get in their way. Empty: off.

@@ -69,3 +69,4 @@ Q_CLUSTER = {"name": "reuse", "orm": "default", "timeout": 300, "retry": 360, "s
 TODOIST_SYNC_TASK_MODEL = "todo.Todo"
 TODOIST_API_URL = "https://todoist.test/api/v1"
 TODOIST_API_TOKEN = "reuse-global-token-0000"
+TODOIST_SHARED_TOKEN_USERS = "*"  # the shared token syncs nobody unless users are opted in

@@ -59,15 +59,26 @@ def todoist_token_source(*, user_id: int) -> TokenSource:
     raise NoTodoistToken
 
 
+def shared_token_user(*, user_id: int) -> bool:
+    """Whether the user's runs go through the shared token (what `todoist_token_source` would
+    answer, without decrypting anything)."""
+    if TodoistCredential.objects.filter(user_id=user_id).exists():
+        return False
+    return bool(conf.TODOIST_API_TOKEN) and shared_token_allowed(user_id=user_id)
+
+
 def todoist_token_for(*, user_id: int) -> str:
     """The token the user's sync uses (see `todoist_token_source`)."""
     return todoist_token_source(user_id=user_id).token
 
 
 def shared_token_allowed(*, user_id: int) -> bool:
-    """Whether the shared TODOIST_API_TOKEN may sync this user (TODOIST_SHARED_TOKEN_USERS):
-    a user who disconnects their own token does not silently land in the shared account."""
+    """Whether the shared TODOIST_API_TOKEN may sync this user: only users the operator opted
+    in (TODOIST_SHARED_TOKEN_USERS, by username, or `*`), so a user who disconnects their own
+    token never lands in the shared account unasked."""
     allowed = conf.TODOIST_SHARED_TOKEN_USERS
+    if not allowed or not isinstance(allowed, list):
+        return False  # nobody (the default), or a value todoist_sync.E013 reports
     if "*" in allowed:
         return True
     user_model = get_user_model()

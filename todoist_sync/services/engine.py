@@ -43,7 +43,7 @@ from todoist_sync.services.persistence import (
     mappings_save,
 )
 from todoist_sync.services.planning import Action, Decision, SkipReason, project_names, sync_plan
-from todoist_sync.services.projects import ProjectDirectory
+from todoist_sync.services.projects import ProjectDirectory, project_namer
 from todoist_sync.services.pushers import BatchPusher, Pusher, SingleTaskPusher
 from todoist_sync.services.reconcile import Reconciler
 from todoist_sync.services.runs import schedule_sync, sync_enqueue
@@ -129,6 +129,7 @@ class SyncEngine:
         self.settler = Settler(run=run, events=self.events)
         self.transport: Transport | None = None
         self.projects: ProjectDirectory | None = None
+        self.namer: Callable[[str], str] | None = None  # the projects' names in Todoist
         # Labels the reconcile's read showed, by Todoist id: a relabel needs no read of them.
         self.known_labels: dict[str, list[str]] = {}
 
@@ -237,6 +238,7 @@ class SyncEngine:
         except NoTodoistToken as exc:
             self.events.add(Level.ERROR, exc.detail)
             raise RunStop(SyncRun.State.FAILED, exc.detail) from None
+        self.namer = project_namer(user_id=self.user_id, shared=source.shared)
         return Transport(
             client=self.client or todoist_client(token=source.token),
             budget_key=token_key(source.token),
@@ -298,6 +300,7 @@ class SyncEngine:
             chat_id=self.run.chat_id,
             task_ids=task_ids,
             retry_errors=self.retry_errors and first,
+            namer=self.namer,
         )
         if first:
             self.count_skips(decisions)

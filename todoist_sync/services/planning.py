@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -28,6 +28,7 @@ from todoist_sync.payloads import (
     resolve,
     task_snapshot,
 )
+from todoist_sync.services.projects import project_namer
 from todoist_sync.task_model import LocalTask
 
 State = TodoistTaskMap.SyncState
@@ -149,9 +150,14 @@ def sync_plan(
     chat_id: int | None = None,
     task_ids: Sequence[int] | None = None,
     retry_errors: bool = False,
+    namer: Callable[[str], str] | None = None,
 ) -> list[Decision]:
     """Every task in scope, decided (two queries, whatever the size): what a run does this
-    round, and what `--dry-run` prints, sending and writing nothing."""
+    round, and what `--dry-run` prints, sending and writing nothing. `namer` gives each
+    project its name in Todoist (`projects.project_namer`; looked up when None, which costs
+    up to three queries more)."""
+    if namer is None:
+        namer = project_namer(user_id=user_id)
     tasks, maps = selectors.sync_candidates(user_id=user_id, chat_id=chat_id, task_ids=task_ids)
     chat_projects = selectors.chat_projects(user_id=user_id)
     default = conf.TODOIST_PROJECT_NAME
@@ -161,7 +167,7 @@ def sync_plan(
             task=t,
             mapping=maps.get(t.id),
             now=now,
-            project=chat_projects.get(t.chat_id, default),
+            project=namer(chat_projects.get(t.chat_id, default)),
             retry_errors=retry_errors,
         )
         for t in tasks

@@ -9,11 +9,12 @@ is), so a lost answer never makes a second project.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import timedelta
 from functools import cached_property
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.db.models import Count, Q
 from django.utils import timezone
 
@@ -21,7 +22,9 @@ from todoist_sync.conf import conf
 from todoist_sync.events import EventBuffer, Level
 from todoist_sync.exceptions import TodoistError
 from todoist_sync.models import SyncRun, TodoistAccount, TodoistProject, TodoistTaskMap
+from todoist_sync.naming import DEFAULT_TEMPLATE, shared_project_name, template_problem
 from todoist_sync.services.coordination import fenced
+from todoist_sync.services.credentials import shared_token_user
 from todoist_sync.services.persistence import mappings_reset
 from todoist_sync.services.transport import RunStop, Transport
 from todoist_sync.todoist import SyncResult
@@ -32,6 +35,28 @@ RESOURCES = ["items", "projects", "user"]
 
 def full_reason(name: str) -> str:
     return f"Todoist project {name!r} is full ({conf.TODOIST_PROJECT_MAX_TASKS} active tasks)"
+
+
+def project_namer(*, user_id: int, shared: bool | None = None) -> Callable[[str], str]:
+    """The name in Todoist of each project the user's tasks go to: as chosen on their own
+    token; on the shared token (`shared`, looked up when None) through
+    TODOIST_SHARED_PROJECT_NAME, so each user's projects are their own (`todoist_sync.naming`).
+    The inbox too: the shared account's inbox would be everyone's."""
+    if shared is None:
+        shared = shared_token_user(user_id=user_id)
+    if not shared:
+        return lambda name: name
+    template = conf.TODOIST_SHARED_PROJECT_NAME
+    if template_problem(template):
+        # Reported by todoist_sync.E014; the default keeps the users apart meanwhile.
+        template = DEFAULT_TEMPLATE
+    user = get_user_model().objects.filter(pk=user_id).first()
+    username = user.get_username() if user is not None else ""
+
+    def name(project: str) -> str:
+        return shared_project_name(template, project=project, username=username, user_id=user_id)
+
+    return name
 
 
 class ProjectDirectory:
@@ -51,7 +76,7 @@ class ProjectDirectory:
         self.forgotten: set[int] = set()  # projects found deleted in Todoist this run
         self.reset_ids: list[int] = []  # their tasks, to create again
         self.made_room: set[str] = set()  # projects a close left room in, this round
-        self.remote: dict[str, str] | None = None  # live projects by name, once read whole
+        self.remote: dict[str, list[str]] | None = None  # live project ids by name, once read
 
     @cached_property
     def account(self) -> TodoistAccount:
@@ -118,21 +143,40 @@ class ProjectDirectory:
 
     def adopt(self, projects: Iterable[dict[str, Any]], *, whole: bool = False) -> None:
         """Take the ids of our projects from Todoist's answer; forget the ones deleted there."""
-        live: dict[str, str] = {}
+        live: dict[str, list[str]] = {}
         for remote in projects:
             if remote.get("inbox_project"):
                 self.account.inbox_project_id = str(remote["id"])
             gone = remote.get("is_deleted") or remote.get("is_archived")
             if not gone and not remote.get("inbox_project"):
-                live.setdefault(str(remote.get("name")), str(remote["id"]))
+                live.setdefault(str(remote.get("name")), []).append(str(remote["id"]))
         if whole:
             self.remote = live
+        live_ids = {pid for ids in live.values() for pid in ids}
         for name, project in self.by_name.items():
-            if name in live and project.todoist_project_id is None:
-                project.todoist_project_id = live[name]
-                project.save(update_fields=["todoist_project_id"])
-            elif whole and name not in live and project.todoist_project_id:
+            if project.todoist_project_id is None:
+                found = self.unclaimed(live.get(name, []))
+                if found:
+                    project.todoist_project_id = found
+                    project.save(update_fields=["todoist_project_id"])
+            elif whole and (name not in live or project.todoist_project_id not in live_ids):
                 self.forget(project)
+
+    def unclaimed(self, ids: list[str]) -> str | None:
+        """The first of these projects (of one name) that no other user's project points at in
+        this Todoist account: users of one token (the shared one) never share a project, so
+        none can fill another's, whatever the names. One query, and only when adopting."""
+        if not ids:
+            return None
+        same_account = Q(account__key=self.account_key)
+        if self.account.todoist_user_id:
+            same_account |= Q(account__todoist_user_id=self.account.todoist_user_id)
+        taken = set(
+            TodoistProject.objects.filter(same_account, todoist_project_id__in=ids)
+            .exclude(account__user_id=self.user_id)
+            .values_list("todoist_project_id", flat=True)
+        )
+        return next((pid for pid in ids if pid not in taken), None)
 
     # -- names to ids --------------------------------------------------------------------------
 
@@ -149,7 +193,7 @@ class ProjectDirectory:
                 project = self.by_name[name] = TodoistProject.objects.create(
                     account=self.account,
                     name=name,
-                    todoist_project_id=(self.remote or {}).get(name),
+                    todoist_project_id=self.unclaimed((self.remote or {}).get(name, [])),
                 )
             retry = project.refused_reason and name not in self.retried
             if project.todoist_project_id is None and (not project.request_id or retry):
