@@ -348,9 +348,10 @@ class SyncEngine:
             finally:
                 work.close()  # what was decided without a request is written even on a stop
         unconfirmed, self.settler.unconfirmed = self.settler.unconfirmed, []
-        Healer(transport=self.transport, settler=self.settler, projects=self.projects).heal(
-            unconfirmed
-        )
+        healer = Healer(transport=self.transport, settler=self.settler, projects=self.projects)
+        healer.heal(unconfirmed)
+        unverified, self.settler.unverified = self.settler.unverified, []
+        healer.confirm_gone(unverified)
         self.settler.followups.update(self.projects.waiting_for_room())
 
     def count_skips(self, decisions: list[Decision]) -> None:

@@ -5,6 +5,9 @@ and, as far as anyone knows, without a `temp_id_mapping`. The task exists; creat
 would duplicate it. One incremental read of the account's items (`POST /sync` with the stored
 `sync_token`) shows what changed since; each unconfirmed create adopts the task that matches
 what it sent. Only a confirmed create with no such task counts as deleted in Todoist.
+
+Likewise a command answered "not found" proves nothing by itself (`confirm_gone`): a read of the
+task decides whether it is gone.
 """
 
 from __future__ import annotations
@@ -13,10 +16,11 @@ from typing import Any
 
 from todoist_sync.exceptions import TodoistError
 from todoist_sync.models import TodoistTaskMap
+from todoist_sync.payloads import fingerprint
 from todoist_sync.services.persistence import PushItem, mappings_save
 from todoist_sync.services.planning import with_real_ids
 from todoist_sync.services.projects import ProjectDirectory
-from todoist_sync.services.settling import Settler, carried
+from todoist_sync.services.settling import Settler
 from todoist_sync.services.transport import Transport
 
 MATCHED_FIELDS = ("content", "description", "priority")
@@ -63,9 +67,10 @@ class Healer:
                 )
             return
         candidates = [i for i in result.items if i.get("id")]
+        # A task any mapping points at, any user's (users of a shared token read one account),
+        # is never adopted: Todoist ids are unique, so one filter on the id covers them all.
         taken = set(
             TodoistTaskMap.objects.filter(
-                user_id=self.transport.user_id,
                 todoist_task_id__in=[str(i["id"]) for i in candidates],
             ).values_list("todoist_task_id", flat=True)
         )
@@ -87,10 +92,63 @@ class Healer:
         rest = with_real_ids(mapping.inflight["commands"], mapping)
         if rest:
             # What followed the create goes next round, with the real id (same uuids).
-            mapping.inflight = carried(mapping, rest, item.achieved)
-            self.settler.followups.add(item.task.id)
+            self.settler.created_with_more(item, rest)
         else:
             self.settler.mark_synced(mapping, item.achieved)
+
+    def confirm_gone(self, items: list[PushItem]) -> None:
+        """Tasks whose commands answered "not found": a read decides. Still active in Todoist:
+        their change is planned again under fresh uuids (Todoist would answer the old ones as
+        before). Completed there: Todoist's state is taken as pushed and local truth planned
+        over it. Deleted there (or absent from both reads): the deleted policy."""
+        if not items:
+            return
+        ids = [item.mapping.todoist_task_id for item in items]
+        active, unread = self.transport.read_labels(ids)
+        inactive = [i for i in items if i.mapping.todoist_task_id not in active | unread.keys()]
+        changes: dict[str, dict[str, Any]] = {}
+        if inactive:
+            since = self.projects.account.items_sync_token or "*"
+            try:
+                result = self.transport.send(
+                    lambda: self.transport.client.sync(sync_token=since, resource_types=["items"])
+                )
+            except TodoistError as exc:
+                self.transport.stop_on(exc)
+                unread.update({i.mapping.todoist_task_id: exc for i in inactive})
+            else:
+                changes = {str(c["id"]): c for c in result.items if c.get("id")}
+        for item in items:
+            todoist_id = item.mapping.todoist_task_id
+            if todoist_id in unread:  # the read failed: asked again later, with backoff
+                self.settler.settle_error(
+                    item.task,
+                    item.mapping,
+                    unread[todoist_id],
+                    achieved=item.achieved,
+                    ok_add=False,
+                    remaining=item.commands,
+                )
+            elif todoist_id in active:
+                self.plan_again(item, done=None)
+            elif (changes.get(todoist_id) or {}).get("checked") and not changes[todoist_id].get(
+                "is_deleted"
+            ):
+                self.plan_again(item, done=True)
+            else:
+                self.settler.gone_after_create(item)
+        mappings_save([item.mapping for item in items])
+        self.settler.events.flush()
+
+    def plan_again(self, item: PushItem, *, done: bool | None) -> None:
+        """The task is in Todoist: its stored commands are dropped and the next round plans the
+        change afresh from what Todoist holds (`done`: completed there, if known)."""
+        mapping = item.mapping
+        if done is not None and mapping.pushed is not None:
+            pushed = {**mapping.pushed, "done": done}
+            mapping.pushed, mapping.pushed_fingerprint = pushed, fingerprint(pushed)
+        mapping.inflight = None
+        self.settler.followups.add(item.task.id)
 
     def sent_add(self, item: PushItem) -> dict[str, Any]:
         [add] = [c for c in item.mapping.inflight["commands"] if c["type"] == "item_add"]

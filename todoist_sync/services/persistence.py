@@ -8,7 +8,7 @@ user's lease. Hand-written statements: `bulk_update` builds a CASE per field and
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import connections, router
@@ -51,6 +51,9 @@ class PushItem:
     commands: list[dict[str, Any]]
     achieved: dict[str, Any]
     resend: bool = False  # the commands were committed by an earlier run
+    # Stored commands held back this round: they name a create whose id is not known yet, and
+    # go (with the real id, under their own uuids) once a replay or a read gives it.
+    held: list[dict[str, Any]] = field(default_factory=list)
 
 
 def forget_todoist_id(mapping: TodoistTaskMap) -> None:

@@ -64,6 +64,8 @@ class Settler:
         self.followups: set[int] = set()
         # Creates Todoist confirmed without their id: found by a read (`Healer`), never re-made.
         self.unconfirmed: list[PushItem] = []
+        # Tasks a command found missing: gone only if a read says so (`Healer.confirm_gone`).
+        self.unverified: list[PushItem] = []
 
     def settle(self, item: PushItem, statuses: list[Any], temp_ids: dict[str, str]) -> None:
         """Apply one task's command outcomes (in order; None = not attempted)."""
@@ -91,14 +93,20 @@ class Settler:
             remaining.append(command)
         if missing_id:
             # Todoist ran the create (a replay of its uuid) but gave no id: never create again.
-            # What followed it may have failed only for want of the id: it goes again after a
+            # What followed it (held back, or failed for want of the id) goes again after a
             # read finds the task.
             adds = [c for c in item.commands if c["type"] == "item_add"]
             rest = [c for c in remaining if c["type"] != "item_add"]
-            mapping.inflight = carried(mapping, adds + rest, item.achieved, add_confirmed=True)
+            mapping.inflight = carried(
+                mapping, adds + item.held + rest, item.achieved, add_confirmed=True
+            )
             if mapping.sync_state != State.ERROR:
                 mapping.sync_state = State.PENDING
             self.unconfirmed.append(item)
+            return
+        if error is None and item.held:
+            # The create is confirmed with its id: what it held back goes next round.
+            self.created_with_more(item, with_real_ids(item.held, mapping))
             return
         if error is None:
             self.mark_synced(mapping, item.achieved)
@@ -111,8 +119,21 @@ class Settler:
             error,
             achieved=item.achieved,
             ok_add=ok_add,
-            remaining=with_real_ids(remaining, mapping),
+            remaining=with_real_ids(remaining + item.held, mapping),
         )
+
+    def created_with_more(self, item: PushItem, rest: list[dict[str, Any]]) -> None:
+        """The task's create is confirmed and its id known; `rest` (what followed the create)
+        goes next round under the commands' own uuids. Until then the mapping holds what the
+        create made: an open task (a create's only follower is its close)."""
+        mapping = item.mapping
+        created = {**item.achieved, "done": False}
+        mapping.pushed, mapping.pushed_fingerprint = created, fingerprint(created)
+        mapping.inflight = carried(mapping, rest, item.achieved)
+        if mapping.sync_state != State.ERROR:
+            mapping.sync_state = State.PENDING
+        mapping.updated_at = timezone.now()
+        self.followups.add(item.task.id)
 
     def wait_for_project(self, item: PushItem, error: TodoistError, *, ok_add: bool) -> bool:
         """A create, reopen or move its project cannot take (full, refused, or deleted): the
@@ -157,7 +178,8 @@ class Settler:
             self.projects.mark_room(name)
 
     def gone_after_create(self, item: PushItem) -> None:
-        """Todoist confirmed the create, but a read finds no such task: deleted in Todoist."""
+        """A read of Todoist shows the task gone (deleted there): created again under
+        TODOIST_RECREATE_DELETED, otherwise a permanent error until the task changes."""
         task, mapping = item.task, item.mapping
         mapping.inflight = None
         if conf.TODOIST_RECREATE_DELETED:
@@ -196,15 +218,17 @@ class Settler:
             return
         deleted = error.task_gone and mapping.todoist_task_id and not ok_add
         if deleted and self.projects is not None and self.projects.forgot(mapping.project_id):
-            self.recreate(task, mapping)  # its project was deleted: reported once, for all
+            self.recreate(task, mapping)  # a read found its project deleted: reported once
             return
-        if deleted and conf.TODOIST_RECREATE_DELETED:
-            self.events.add(
-                Level.WARNING,
-                f"Task {task.id} was deleted in Todoist; it will be created again.",
-                {"local_task_id": task.id, "todoist_task_id": mapping.todoist_task_id},
-            )
-            self.recreate(task, mapping)
+        if deleted:
+            # "Not found" alone proves nothing: the command may have named a temp_id that meant
+            # nothing in its request, and Todoist answers a replayed uuid as it answered it the
+            # first time. The task stays pending with its commands until a read decides
+            # (`Healer.confirm_gone`).
+            mapping.inflight = inflight
+            if mapping.sync_state != State.ERROR:
+                mapping.sync_state = State.PENDING
+            self.unverified.append(PushItem(task, mapping, remaining, achieved))
             return
         if error.transient:
             mapping.attempts += 1
@@ -217,9 +241,6 @@ class Settler:
                     seconds=self.backoff_seconds(mapping.attempts)
                 )
                 self._fail(task, mapping, f"temporary: {error.detail}", permanent=False)
-        elif deleted:
-            mapping.inflight = None
-            self._fail(task, mapping, DELETED_REASON, permanent=True)
         else:
             # Validation and anything Todoist refuses for this task: permanent until it changes.
             mapping.inflight = None

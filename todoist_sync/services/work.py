@@ -139,4 +139,15 @@ class WorkBuilder:
                 self.settler.unconfirmed.append(item)
                 continue
             commands = with_real_ids(d.mapping.inflight["commands"], d.mapping)
-            yield PushItem(d.task, d.mapping, commands, achieved, resend=True)
+            held: list[dict] = []
+            if not d.mapping.todoist_task_id and any(c["type"] == "item_add" for c in commands):
+                # The create went out before and its answer never came: Todoist may have run it,
+                # and then its replay is answered "ok" without defining its temp_id in this
+                # request. A command naming that temp_id would answer "not found", and Todoist
+                # would remember that answer under the command's uuid. So the create goes alone;
+                # what follows it waits for its id (from the replay, or from the healing read).
+                # Only a lost answer costs this extra request: a first send keeps its commands
+                # together, since a create never sent before defines its temp_id in that request.
+                held = [c for c in commands if c["type"] != "item_add"]
+                commands = [c for c in commands if c["type"] == "item_add"]
+            yield PushItem(d.task, d.mapping, commands, achieved, resend=True, held=held)
