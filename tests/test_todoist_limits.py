@@ -29,7 +29,6 @@ PLANNER = "Planner (alice)"
 NON_ASCII = "Грибы, ёлки и 漢字 — "  # two to three bytes each in UTF-8, six as \\uXXXX
 
 
-
 def live(sim) -> list[dict]:
     return [t for t in sim.tasks("alice") if not t.get("is_deleted")]
 
