@@ -92,8 +92,7 @@ def test_lost_creates_then_local_changes_leave_one_correct_task_each(user, sim, 
             change(task, rng, generation)
         for _ in range(rng.randint(0, 3)):  # new tasks meet the losses too
             tasks.append(Task.objects.create(user=user, title=f"Soak {seed}-{len(tasks)}"))
-    sim.lose_next(0)
-    sim._state._planned.clear()  # the faults stop
+    sim.clear_faults()  # the faults stop
     for _ in range(4):
         services.sync_run_execute(user_id=user.pk, retry_errors=True)
 

@@ -371,6 +371,10 @@ class Simulator:
         5xx before anything is applied."""
         self._state.plan_fault("fail", count, when)
 
+    def clear_faults(self) -> None:
+        """Forget the faults planned by `lose_next` and `fail_next` that have not hit yet."""
+        self._state.clear_planned_faults()
+
     def reset(self) -> None:
         """Forget all tasks, dedupe memory, limit windows and stats (accounts stay)."""
         self._state.reset()

@@ -238,6 +238,10 @@ class SimState(PersonOps):
         with self.lock:
             self._planned.extend(PlannedFault(kind, when, applied) for _ in range(count))
 
+    def clear_planned_faults(self) -> None:
+        with self.lock:
+            self._planned.clear()
+
     def _take_planned(self, kind: str, body: bytes, mutating: bool) -> PlannedFault | None:
         """The planned fault of this kind that hits this request, if any (it is used up)."""
         if not self._planned or (kind == "lose" and not mutating):
