@@ -1,10 +1,12 @@
 """A local Todoist API v1 simulator. This is NOT Todoist.
 
-It serves a subset of Todoist's API v1 (tasks and projects REST endpoints, /user, /sync
-item and project commands and incremental reads) from memory on a loopback address, with
-switchable faults, for demos, end-to-end tests, fault soaks and benchmarks. Nothing is ever
-sent to Todoist. Each account has an Inbox; `Simulator.person_*` (or `/__sim__/person/...`)
-changes its data the way a person in the Todoist app would.
+It serves a subset of Todoist's API v1 (tasks and projects REST endpoints, completed tasks,
+/user, /sync item and project commands and incremental reads) from memory on a loopback
+address, with switchable faults, for demos, end-to-end tests, fault soaks and benchmarks.
+Nothing is ever sent to Todoist. Each account has an Inbox, one or more tokens and its own
+limits (including full syncs); dues may recur ("every day"), carry times and time zones;
+projects may be archived. `Simulator.person_*` (or `/__sim__/person/...`) changes an account's
+data the way a person in the Todoist app would.
 
     with Simulator(SimConfig(), ["dev-token"]) as sim:
         requests.get(sim.url + "/tasks", headers={"Authorization": "Bearer dev-token"})

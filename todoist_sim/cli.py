@@ -41,7 +41,8 @@ def _parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="NAME=TOKEN",
-        help="accepted token with an explicit account name (repeatable)",
+        help="accepted token with an explicit account name (repeatable; a NAME given again "
+        "gets another token of the same account, sharing its data and limits)",
     )
     parser.add_argument("--latency-ms", type=float, default=0)
     parser.add_argument("--error-rate", type=float, default=0.0)
@@ -51,6 +52,20 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--retry-after-seconds", type=int, default=1)
     parser.add_argument("--request-limit", type=int, default=None)
     parser.add_argument("--limit-window-seconds", type=float, default=60.0)
+    parser.add_argument(
+        "--full-sync-limit",
+        type=int,
+        default=None,
+        metavar="N",
+        help="full syncs per account per window (default: Todoist's 100; 0: no limit)",
+    )
+    parser.add_argument(
+        "--full-sync-window-seconds",
+        type=float,
+        default=None,
+        metavar="S",
+        help="the full-sync window (default: Todoist's 900 seconds)",
+    )
     parser.add_argument(
         "--replay-temp-id-mapping",
         action=argparse.BooleanOptionalAction,
@@ -95,16 +110,18 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _cli_tokens(parser: argparse.ArgumentParser, args: argparse.Namespace) -> dict[str, str]:
+def _cli_tokens(
+    parser: argparse.ArgumentParser, args: argparse.Namespace
+) -> dict[str, tuple[str, ...]]:
     plain = list(args.token)
     # Tokens in the environment stay out of `ps` output.
     plain += [t.strip() for t in os.environ.get("TODOIST_SIM_TOKENS", "").split(",") if t.strip()]
-    named: dict[str, str] = {}
+    named: dict[str, tuple[str, ...]] = {}
     for item in args.account:
         name, sep, token = item.partition("=")
         if not sep or not name or not token:
             parser.error("--account expects NAME=TOKEN")
-        named[name] = token
+        named[name] = (*named.get(name, ()), token)
     try:
         merged = account_names(plain) if plain else {}
         for name, token in named.items():
@@ -129,6 +146,10 @@ def config_from_args(args: argparse.Namespace) -> SimConfig:
         fields["project_task_cap"] = args.project_task_cap or None
     if args.max_body_bytes is not None:
         fields["max_body_bytes"] = args.max_body_bytes or None
+    if args.full_sync_limit is not None:
+        fields["full_sync_limit"] = args.full_sync_limit or None
+    if args.full_sync_window_seconds is not None:
+        fields["full_sync_window_seconds"] = args.full_sync_window_seconds
     return SimConfig(
         latency_ms=args.latency_ms,
         error_rate=args.error_rate,

@@ -25,9 +25,14 @@ class SimConfig:
     # Fraction of authenticated requests answered 429 (nothing applied).
     rate_limit_429_rate: float = 0.0
     retry_after_seconds: int = 1
-    # Per-token sliding-window limit; None disables it.
+    # Sliding-window request limit per account (shared by all of its tokens, as Todoist counts
+    # per user); None disables it.
     request_limit: int | None = None
     limit_window_seconds: float = 60.0
+    # Full syncs (a /sync read with sync_token "*" or an unknown token) per account in their own
+    # sliding window, on top of request_limit; Todoist: 100 per 15 minutes. None disables it.
+    full_sync_limit: int | None = 100
+    full_sync_window_seconds: float = 900.0
     # Whether a replayed item_add/project_add (same command uuid) answers its temp_id mapping
     # again, and lets later commands of that request use the temp_id. Unverified for Todoist.
     # False (the default): the worst plausible case.
@@ -70,12 +75,13 @@ class SimConfig:
             not _is_int(self.request_limit) or self.request_limit < 1
         ):
             raise ValueError("request_limit must be null or an integer >= 1")
-        if not _is_number(self.limit_window_seconds) or self.limit_window_seconds <= 0:
-            raise ValueError("limit_window_seconds must be a number > 0")
+        for name in ("limit_window_seconds", "full_sync_window_seconds"):
+            if not _is_number(getattr(self, name)) or getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be a number > 0")
         for name in ("replay_temp_id_mapping", "request_id_dedupe"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name} must be a boolean")
-        for name in ("project_task_cap", "max_body_bytes"):
+        for name in ("project_task_cap", "max_body_bytes", "full_sync_limit"):
             value = getattr(self, name)
             if value is not None and (not _is_int(value) or value < 1):
                 raise ValueError(f"{name} must be null or an integer >= 1")
@@ -102,6 +108,9 @@ WORST_CASE: dict[str, Any] = {
     "max_body_bytes": 1024 * 1024,
     # Undocumented: a replayed item_add answers "ok" with no temp_id_mapping entry.
     "replay_temp_id_mapping": False,
+    # 100 full syncs per user per 15 minutes (documented); the 101st answers 429.
+    "full_sync_limit": 100,
+    "full_sync_window_seconds": 900.0,
 }
 
 

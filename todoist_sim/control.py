@@ -4,15 +4,19 @@
     POST /__sim__/config                 {"field": value, ...}   change switches at runtime
     POST /__sim__/config/worst-case      {}                      apply config.WORST_CASE
     POST /__sim__/reset                  {}                      forget all data (accounts stay)
+    POST /__sim__/token                  {"account", "token"}    one more token of an account
 
 Acting as a person in the Todoist app (account = account name or its token):
 
     POST /__sim__/person/task            {"account", "task_id", "action", ...fields}
-         action "update" (content, description, priority, due: "YYYY-MM-DD" | {"date"} | null,
-         labels), "complete", "reopen", "delete", "move" (project_id) -> the task
+         action "update" (content, description, priority, due, labels), "complete" (a
+         recurring task moves on), "complete_forever", "reopen", "delete", "move" (project_id)
+         -> the task; due: a date string, a rule string ("every day"), a due object
+         ({"date", "string"?, "timezone"?}) or null
     POST /__sim__/person/task/add        {"account", "content", "project_id"?, ...fields}
     POST /__sim__/person/project         {"account", "name", "color"?, ...} -> the project
     POST /__sim__/person/project/delete  {"account", "project_id"} -> deletes its tasks too
+    POST /__sim__/person/project/archive | /unarchive  {"account", "project_id"} -> the project
 
 Errors: 404 for an unknown account, task or project, 400 for a bad field, 403 for a full
 project, each with Todoist's error body shape.
@@ -63,6 +67,12 @@ def _route(state: SimState, method: str, path: str, body: bytes) -> Outcome:
             return Outcome(200, dumps({"reset": True}))
         if path.startswith("/__sim__/person/"):
             return _person(state, path, _object(body))
+        if path == "/__sim__/token":
+            args = _object(body)
+            account = _take(args, "account")
+            state.add_token(account, _take(args, "token"))
+            # The token is never echoed back.
+            return Outcome(200, dumps({"account": state.find_account(account).name}))
     error = ApiError(404, "NOT_FOUND", 404, f"No control endpoint {method} {path}")
     return Outcome(404, dumps(error.body()))
 
@@ -79,6 +89,10 @@ def _person(state: SimState, path: str, args: dict[str, Any]) -> Outcome:
     if path == "/__sim__/person/project":
         name = _take(args, "name")
         return Outcome(200, dumps(state.person_add_project(account, name, **args)))
+    if path in ("/__sim__/person/project/archive", "/__sim__/person/project/unarchive"):
+        project_id = _take(args, "project_id")
+        archived = path.endswith("/archive")
+        return Outcome(200, dumps(state.person_archive_project(account, project_id, archived)))
     if path == "/__sim__/person/project/delete":
         project_id = _take(args, "project_id")
         return Outcome(200, dumps(state.person_delete_project(account, project_id)))

@@ -3,7 +3,7 @@
 This is NOT Todoist. It is a small stand-in that speaks a subset of Todoist's API v1
 (tasks and projects REST endpoints, /user, and /sync commands and incremental reads) on a
 loopback address, so demos, end-to-end tests, fault soaks and benchmarks never touch the
-real service. Faults (latency, 5xx, 429, lost answers, a per-token request window) and
+real service. Faults (latency, 5xx, 429, lost answers, a per-account request window) and
 Todoist's limits (see `config.WORST_CASE`) are switchable at runtime through
 `Simulator.configure()` or `POST /__sim__/config`; `control` lists the control endpoints,
 `cli` the command line.
@@ -225,15 +225,17 @@ class _Handler(BaseHTTPRequestHandler):
 class Simulator:
     """A local Todoist API v1 simulator (NOT Todoist) serving from a daemon thread.
 
-    `tokens` is either {account name: token} or a list of tokens (accounts are then
-    named "user-<last 4 chars>"). Each token is its own account with its own Inbox,
-    projects and tasks. `worst_case=True` applies `config.WORST_CASE` over `config`.
+    `tokens` is either {account name: token or [tokens]} or a list of tokens (accounts are
+    then named "user-<last 4 chars>"). Each account has its own Inbox, projects, tasks and
+    limits; all tokens of one account share them (Todoist counts limits per user), and
+    `add_token()` gives an account another. `worst_case=True` applies `config.WORST_CASE`
+    over `config`.
     """
 
     def __init__(
         self,
         config: SimConfig | None = None,
-        tokens: Mapping[str, str] | Iterable[str] = (),
+        tokens: Mapping[str, str | Iterable[str]] | Iterable[str] = (),
         host: str = DEFAULT_HOST,
         port: int = 0,
         *,
@@ -379,6 +381,12 @@ class Simulator:
         """Forget all tasks, dedupe memory, limit windows and stats (accounts stay)."""
         self._state.reset()
 
+    def add_token(self, account_or_token: str, token: str) -> None:
+        """Let `token` open this account too, as a second (e.g. OAuth) token of the same person:
+        same data, same request and full-sync windows. KeyError: no such account; ValueError:
+        the token is empty or opens an account already."""
+        self._state.add_token(account_or_token, token)
+
     # ----- acting as a person in the Todoist app -------------------------------
 
     def person_task(
@@ -386,8 +394,12 @@ class Simulator:
     ) -> dict[str, Any]:
         """Change one task as a person would in Todoist; answer the task afterwards.
 
-        action: "update" (content, description, priority, due as "YYYY-MM-DD", a due object or
-        None, labels), "complete", "reopen", "delete", or "move" (project_id=...). Raises
+        action: "update" (content, description, priority, due, labels), "complete" (ticking it
+        in the app: a recurring task moves to its next date and stays open), "complete_forever"
+        (completes even a recurring task), "reopen", "delete", or "move" (project_id=...). `due`:
+        a date ("2026-12-07", "2026-12-07T10:00:00", "2026-12-07T09:00:00Z"), a rule string
+        ("every day", "every 2 weeks", "every month at 10:00"), a due object ({"date",
+        "string"?, "timezone"?}; a rule in "string" makes it recurring) or None. Raises
         `ApiError` (404 unknown task/project, 400 bad field, 403 full project) or KeyError
         (unknown account).
         """
@@ -402,6 +414,15 @@ class Simulator:
     def person_add_project(self, account_or_token: str, name: str, **fields: Any) -> dict[str, Any]:
         """Create a project as a person would."""
         return self._state.person_add_project(account_or_token, name, **fields)
+
+    def person_archive_project(self, account_or_token: str, project_id: str) -> dict[str, Any]:
+        """Archive a project as a person would: it and its tasks leave the active lists and full
+        reads, and adds or moves into it fail as into a deleted project."""
+        return self._state.person_archive_project(account_or_token, project_id, True)
+
+    def person_unarchive_project(self, account_or_token: str, project_id: str) -> dict[str, Any]:
+        """Unarchive a project as a person would: it and its tasks are active again."""
+        return self._state.person_archive_project(account_or_token, project_id, False)
 
     def person_delete_project(self, account_or_token: str, project_id: str) -> dict[str, Any]:
         """Delete a project as a person would; its tasks are deleted with it."""

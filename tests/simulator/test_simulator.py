@@ -49,6 +49,7 @@ def test_create_answers_the_full_task(sim: Simulator, http: requests.Session) ->
     assert task["priority"] == 3
     assert task["due"] == {
         "date": "2024-02-29",
+        "timezone": None,
         "string": "2024-02-29",
         "is_recurring": False,
         "lang": "en",
@@ -597,6 +598,9 @@ def test_stats_count_requests_by_kind(sim: Simulator, http: requests.Session) ->
         "project_create": 0,
         "project_get": 0,
         "project_delete": 0,
+        "project_archive": 0,
+        "project_unarchive": 0,
+        "completed": 0,
         "unknown": 0,
     }
     assert stats["sync_commands_executed"] == 1

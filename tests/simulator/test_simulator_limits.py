@@ -80,6 +80,8 @@ def test_defaults_are_the_worst_case_and_todoists_values() -> None:
         "project_task_cap": 300,
         "max_body_bytes": 1048576,
         "replay_temp_id_mapping": False,
+        "full_sync_limit": 100,
+        "full_sync_window_seconds": 900.0,
     }
     with Simulator(SimConfig(latency_ms=1), [TOKEN], worst_case=True) as simulator:
         assert simulator.config.project_task_cap == 300 and simulator.config.latency_ms == 1

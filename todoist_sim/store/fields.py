@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping
-from datetime import date
 from typing import Any
 
+from todoist_sim.store.dues import check_date, due_from_string, make_due
 from todoist_sim.store.errors import invalid
 
 MAX_CONTENT = 500
@@ -24,8 +23,8 @@ VIEW_STYLES = frozenset({"list", "board", "calendar"})
 # Moving is item_move / POST /tasks/{id}/move only (v1 reference); an update naming these
 # is refused rather than silently ignored, the worst plausible answer.
 MOVE_ARGUMENTS = ("project_id", "section_id", "parent_id")
-
-_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+# The REST task endpoints' ways to give a due; at most one per request.
+DUE_ARGUMENTS = ("due_date", "due_datetime", "due_string")
 
 
 def json_body(body: bytes) -> dict[str, Any]:
@@ -39,31 +38,6 @@ def json_body(body: bytes) -> dict[str, Any]:
     if not isinstance(payload, dict):
         raise invalid("body", "expected a JSON object")
     return payload
-
-
-def due(day: str, string: str | None = None) -> dict[str, Any]:
-    return {"date": day, "string": string or day, "is_recurring": False, "lang": "en"}
-
-
-def parse_date(value: Any, argument: str) -> str:
-    if not isinstance(value, str) or not _DATE_RE.match(value):
-        raise invalid(argument, "expected a date formatted YYYY-MM-DD")
-    try:
-        date.fromisoformat(value)
-    except ValueError:
-        raise invalid(argument, "not a real calendar date") from None
-    return value
-
-
-def parse_due_string(value: Any, argument: str) -> dict[str, Any] | None:
-    # Natural-language parsing is out of scope: only "no date" and plain dates.
-    if not isinstance(value, str):
-        raise invalid(argument, "expected a string")
-    if value.strip().lower() == "no date":
-        return None
-    if _DATE_RE.match(value.strip()):
-        return due(parse_date(value.strip(), argument), value)
-    raise invalid(argument, 'the simulator accepts only "no date" or a YYYY-MM-DD date')
 
 
 def common_fields(args: Mapping[str, Any], creating: bool) -> dict[str, Any]:
@@ -110,15 +84,20 @@ def rest_fields(body: Mapping[str, Any], creating: bool) -> dict[str, Any]:
     if not creating:
         refuse_move_arguments(body)
     changes = common_fields(body, creating)
-    # null due_* values mean "not given", as clients often serialise absent fields.
-    due_date = body.get("due_date")
-    due_string = body.get("due_string")
-    if due_date is not None and due_string is not None:
-        raise invalid("due_string", "only one of due_date and due_string may be given")
-    if due_date is not None:
-        changes["due"] = due(parse_date(due_date, "due_date"))
-    elif due_string is not None:
-        changes["due"] = parse_due_string(due_string, "due_string")
+    # null due_* values mean "not given", as clients often serialise absent fields. Each one
+    # replaces the whole due: a due_date over a recurring or timed due drops the rule and time.
+    given = [name for name in DUE_ARGUMENTS if body.get(name) is not None]
+    if len(given) > 1:
+        raise invalid(given[1], f"only one of {', '.join(DUE_ARGUMENTS)} may be given")
+    if "due_date" in given:
+        changes["due"] = make_due(check_date(body["due_date"], "due_date", timed=False))
+    elif "due_datetime" in given:
+        value = body["due_datetime"]
+        if not isinstance(value, str) or not value.endswith("Z"):
+            raise invalid("due_datetime", "expected a UTC time formatted YYYY-MM-DDTHH:MM:SSZ")
+        changes["due"] = make_due(check_date(value, "due_datetime"), argument="due_datetime")
+    elif "due_string" in given:
+        changes["due"] = due_from_string(body["due_string"], "due_string")
     return changes
 
 
@@ -133,23 +112,32 @@ def sync_fields(args: Mapping[str, Any], creating: bool) -> dict[str, Any]:
         elif not isinstance(value, dict):
             raise invalid("due", "expected an object or null")
         elif value.get("date") is not None:
-            changes["due"] = due(parse_date(value["date"], "due"), value.get("string"))
+            # Worst case of "a date alone does not allow you to create recurring due dates":
+            # without its `string` a due is a plain date, whatever it was before.
+            changes["due"] = make_due(
+                check_date(value["date"], "due"),
+                value.get("string"),
+                timezone=value.get("timezone"),
+                lang=value.get("lang"),
+            )
         elif value.get("string") is not None:
-            changes["due"] = parse_due_string(value["string"], "due")
+            changes["due"] = due_from_string(value["string"], "due")
         else:
             raise invalid("due", "expected a date or a string")
     return changes
 
 
 def person_fields(changes: Mapping[str, Any]) -> dict[str, Any]:
-    """Fields a person edits in the Todoist app; `due` may also be a plain YYYY-MM-DD string."""
+    """Fields a person edits in the Todoist app; `due` may also be a plain string: a date in one
+    of the due forms, or anything else as the due's `string` (e.g. "every day")."""
     allowed = {"content", "description", "priority", "due", "labels"}
     unknown = sorted(set(changes) - allowed)
     if unknown:
         raise invalid(unknown[0], f"a person edit changes only {', '.join(sorted(allowed))}")
     args = dict(changes)
     if isinstance(args.get("due"), str):
-        args["due"] = {"date": args["due"]}
+        text = args["due"]
+        args["due"] = {"date": text} if text[:4].isdigit() else {"string": text}
     return sync_fields(args, False)
 
 

@@ -45,7 +45,9 @@ class SyncRecord:
 @dataclass
 class Account:
     name: str
-    token: str
+    # Every token that opens this account (the first one given, then any added). Todoist
+    # counts its limits per user, so they all share `window` and `full_window`.
+    tokens: list[str]
     user_id: str
     inbox_id: str
     # Insertion order is creation order; `seq` gives a stable cursor position.
@@ -57,6 +59,8 @@ class Account:
     request_ids: dict[str, tuple[str, str, Outcome]] = field(default_factory=dict)
     sync_uuids: dict[str, SyncRecord] = field(default_factory=dict)
     window: deque[float] = field(default_factory=deque)
+    # Times of the full syncs (`sync_token="*"` or an unknown token) in the full-sync window.
+    full_window: deque[float] = field(default_factory=deque)
     # Change sequence for incremental /sync reads: ("items"|"projects", id) -> version of its
     # last change, kept in change order (a touched key moves to the end).
     version: int = 0
@@ -83,6 +87,7 @@ class Account:
         self.request_ids.clear()
         self.sync_uuids.clear()
         self.window.clear()
+        self.full_window.clear()
         self.version = 0
         self.changes.clear()
 
@@ -109,10 +114,14 @@ def token_hint(token: str) -> str:
     return token[-4:]
 
 
-def account_names(tokens: Mapping[str, str] | Iterable[str]) -> dict[str, str]:
-    """Normalise the `tokens` argument to {account name: token}.
+def account_names(
+    tokens: Mapping[str, str | Iterable[str]] | Iterable[str],
+) -> dict[str, tuple[str, ...]]:
+    """Normalise the `tokens` argument to {account name: its tokens}.
 
-    A mapping is {name: token}; a plain list names each account "user-<last 4 chars>".
+    A mapping is {name: token} or {name: [token, ...]} (several tokens of one account, as one
+    person's personal token and OAuth tokens are); a plain list names each account
+    "user-<last 4 chars>".
     """
     if isinstance(tokens, str):
         tokens = [tokens]
@@ -128,20 +137,29 @@ def account_names(tokens: Mapping[str, str] | Iterable[str]) -> dict[str, str]:
                 name, n = f"{base}-{n}", n + 1
             used.add(name)
             pairs.append((name, token))
-    result: dict[str, str] = {}
+    result: dict[str, tuple[str, ...]] = {}
     seen_tokens: set[str] = set()
-    for name, token in pairs:
+    for name, given in pairs:
         if not isinstance(name, str) or not name:
             raise ValueError("account names must be non-empty strings")
-        if not isinstance(token, str) or not token.strip():
-            raise ValueError(f"token of account {name!r} must be a non-empty string")
-        if token in seen_tokens:
-            raise ValueError(f"token of account {name!r} is used by another account")
-        seen_tokens.add(token)
-        result[name] = token
+        listed = (given,) if isinstance(given, str) else tuple(given)
+        if not listed:
+            raise ValueError(f"account {name!r} needs at least one token")
+        for token in listed:
+            check_new_token(name, token, seen_tokens)
+            seen_tokens.add(token)
+        result[name] = listed
     if not result:
         raise ValueError("the simulator needs at least one token")
     return result
+
+
+def check_new_token(name: str, token: object, used: Iterable[str]) -> None:
+    """ValueError unless `token` is a non-empty string that opens no other account yet."""
+    if not isinstance(token, str) or not token.strip():
+        raise ValueError(f"token of account {name!r} must be a non-empty string")
+    if token in used:
+        raise ValueError(f"token of account {name!r} is used by another account")
 
 
 def now_iso() -> str:

@@ -16,7 +16,7 @@ from todoist_sim.store.fields import person_fields, project_fields, sync_fields
 from todoist_sim.store.model import Account, copy_project, copy_task
 from todoist_sim.store.sync import SyncOps
 
-PERSON_ACTIONS = ("update", "complete", "reopen", "delete", "move")
+PERSON_ACTIONS = ("update", "complete", "complete_forever", "reopen", "delete", "move")
 
 
 class PersonOps(SyncOps):
@@ -29,7 +29,10 @@ class PersonOps(SyncOps):
         self, account_or_token: str, task_id: str, action: str = "update", **fields: Any
     ) -> dict[str, Any]:
         """Edit (content, description, priority, due, labels), complete, reopen, delete or
-        move (project_id=...) one task; answer the task afterwards (a copy)."""
+        move (project_id=...) one task; answer the task afterwards (a copy).
+
+        "complete" is ticking the task in the app: a recurring task moves to its next date and
+        stays open (as item_close); "complete_forever" completes any task (as item_complete)."""
         if action not in PERSON_ACTIONS:
             raise invalid("action", f"expected one of {', '.join(PERSON_ACTIONS)}")
         with self.lock:
@@ -47,8 +50,10 @@ class PersonOps(SyncOps):
                     raise invalid(sorted(fields)[0], f"{action} takes no fields")
                 if action == "delete":
                     self._delete_task(account, task)
+                elif action == "complete":
+                    self._close(account, task)
                 else:
-                    self._set_checked(account, task, action == "complete")
+                    self._set_checked(account, task, action == "complete_forever")
             self.stats["person_edits"] += 1
             return copy_task(task)
 
@@ -68,6 +73,16 @@ class PersonOps(SyncOps):
         with self.lock:
             account = self.find_account(account_or_token)
             project = self._create_project(account, project_fields({**fields, "name": name}))
+            self.stats["person_edits"] += 1
+            return copy_project(project)
+
+    def person_archive_project(
+        self, account_or_token: str, project_id: str, archived: bool = True
+    ) -> dict[str, Any]:
+        """Archive (or, archived=False, unarchive) a project as a person would; answer it."""
+        with self.lock:
+            account = self.find_account(account_or_token)
+            project = self._archive_project(account, project_id, archived)
             self.stats["person_edits"] += 1
             return copy_project(project)
 

@@ -16,7 +16,7 @@ import re
 import secrets
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -35,10 +35,10 @@ from todoist_sim.store.model import (
     API_PREFIX,
     Account,
     Outcome,
+    check_new_token,
     copy_project,
     copy_task,
     dumps,
-    is_active,
 )
 from todoist_sim.store.person import PersonOps
 
@@ -59,18 +59,22 @@ KINDS = (
     "project_create",
     "project_get",
     "project_delete",
+    "project_archive",
+    "project_unarchive",
+    "completed",
     "unknown",
 )
 MUTATING_KINDS = frozenset(
     {"create", "update", "close", "reopen", "move", "delete", "sync", "project_create"}
-    | {"project_delete"}
+    | {"project_delete", "project_archive", "project_unarchive"}
 )
 # REST calls whose successful answer is remembered under X-Request-Id (if request_id_dedupe).
 REQUEST_ID_KINDS = frozenset({"create", "update", "close", "reopen", "move", "delete"})
 
 ID_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 TASK_PATH_RE = re.compile(r"^/tasks/([^/]+)(/close|/reopen|/move)?$")
-PROJECT_PATH_RE = re.compile(r"^/projects/([^/]+)$")
+PROJECT_PATH_RE = re.compile(r"^/projects/([^/]+)(/archive|/unarchive)?$")
+COMPLETED_PATH = "/tasks/completed/by_completion_date"
 
 
 class Headers(Protocol):
@@ -118,19 +122,20 @@ def _first_commands(body: bytes, count: int) -> bytes:
 class SimState(PersonOps):
     """All accounts, stats and switches; every public method takes the lock itself."""
 
-    def __init__(self, config: SimConfig, tokens: Mapping[str, str]) -> None:
+    def __init__(self, config: SimConfig, tokens: Mapping[str, str | Sequence[str]]) -> None:
         config.validate()
         self.lock = threading.Lock()
         self.config = config
         self.accounts: dict[str, Account] = {}
         self._by_token: dict[str, Account] = {}
-        for name, token in tokens.items():
+        for name, given in tokens.items():
             user_id = str(int(hashlib.sha256(name.encode()).hexdigest()[:12], 16) % 10**8)
             account = Account(
-                name=name, token=token, user_id=user_id, inbox_id=_stable_id(f"inbox:{name}")
+                name=name, tokens=[], user_id=user_id, inbox_id=_stable_id(f"inbox:{name}")
             )
             self.accounts[name] = account
-            self._by_token[token] = account
+            for token in (given,) if isinstance(given, str) else given:
+                self._add_token(account, token)
         self._seq = 0
         self._ids: set[str] = set()
         # Faults planned for the next matching requests (`plan_fault`), oldest first.
@@ -176,6 +181,7 @@ class SimState(PersonOps):
             "responses_429": 0,
             "responses_429_injected": 0,
             "responses_429_window": 0,
+            "responses_429_full_sync": 0,
             "responses_5xx": 0,
             "responses_5xx_injected": 0,
             "lost_answers": 0,
@@ -267,6 +273,17 @@ class SimState(PersonOps):
         with self.lock:
             return json.loads(json.dumps(self.stats))
 
+    def _add_token(self, account: Account, token: str) -> None:
+        check_new_token(account.name, token, self._by_token)
+        account.tokens.append(token)
+        self._by_token[token] = account
+
+    def add_token(self, account_or_token: str, token: str) -> None:
+        """Let `token` open the account too (it then shares the account's data and limits).
+        KeyError: no such account; ValueError: the token is empty or opens an account already."""
+        with self.lock:
+            self._add_token(self.find_account(account_or_token), token)
+
     def find_account(self, account_or_token: str) -> Account:
         account = self.accounts.get(account_or_token) or self._by_token.get(account_or_token)
         if account is None:
@@ -313,12 +330,17 @@ class SimState(PersonOps):
             return "sync" if method == "POST" else "unknown"
         if path == "/user":
             return "user" if method == "GET" else "unknown"
+        if path == COMPLETED_PATH:
+            return "completed" if method == "GET" else "unknown"
         match = TASK_PATH_RE.match(path)
         if match:
             if match.group(2):
                 return match.group(2)[1:] if method == "POST" else "unknown"
             return {"POST": "update", "GET": "get", "DELETE": "delete"}.get(method, "unknown")
-        if PROJECT_PATH_RE.match(path):
+        match = PROJECT_PATH_RE.match(path)
+        if match:
+            if match.group(2):
+                return f"project_{match.group(2)[1:]}" if method == "POST" else "unknown"
             return {"GET": "project_get", "DELETE": "project_delete"}.get(method, "unknown")
         return "unknown"
 
@@ -445,17 +467,21 @@ class SimState(PersonOps):
             return Outcome(200, dumps(user))
         if kind == "list":
             return self._list_tasks(account, query)
+        if kind == "completed":
+            return self._list_completed(account, query)
         if kind == "sync":
             return self._sync(account, headers, body)
-        if kind in ("projects", "project_create", "project_get", "project_delete"):
+        if kind.startswith("project"):
             return self._projects_rest(kind, path, query, body, account)
 
         match = TASK_PATH_RE.match(path)
         task_id = match.group(1) if match else None
 
         if kind == "get":
+            # Active tasks only; one in an archived project is not active either (undocumented:
+            # the worst case, read the project to tell it from a deleted task).
             task = account.tasks.get(task_id or "")
-            if task is None or not is_active(task):
+            if task is None or not self._visible(account, task):
                 raise not_found()
             return Outcome(200, dumps(task))
 
@@ -485,8 +511,11 @@ class SimState(PersonOps):
                 raise invalid("project_id", "the simulator moves tasks between projects only")
             self._move(account, task, payload["project_id"])
             outcome = Outcome(200, dumps(task))
-        elif kind in ("close", "reopen"):
-            self._set_checked(account, self._live_task(account, task_id), kind == "close")
+        elif kind == "close":
+            self._close(account, self._live_task(account, task_id))
+            outcome = Outcome(204)
+        elif kind == "reopen":
+            self._set_checked(account, self._live_task(account, task_id), False)
             outcome = Outcome(204)
         else:  # delete
             self._delete_task(account, self._live_task(account, task_id))
@@ -507,6 +536,10 @@ class SimState(PersonOps):
         match = PROJECT_PATH_RE.match(path)
         project_id = match.group(1) if match else ""
         if kind == "project_get":
+            # Archived projects too, with is_archived: how a client tells one from a deleted one.
             return Outcome(200, dumps(self._live_project(account, project_id)))
+        if kind in ("project_archive", "project_unarchive"):
+            project = self._archive_project(account, project_id, kind == "project_archive")
+            return Outcome(200, dumps(project))
         self._delete_project(account, project_id)
         return Outcome(204)

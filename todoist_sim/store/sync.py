@@ -12,11 +12,13 @@ ITEM_NOT_FOUND / PROJECT_NOT_FOUND, as for any unknown id.
 from __future__ import annotations
 
 import json
+import math
+import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
-from todoist_sim.store.errors import ApiError, invalid, item_not_found
+from todoist_sim.store.errors import ApiError, invalid, item_not_found, too_many_requests
 from todoist_sim.store.fields import json_body, project_fields, sync_fields
 from todoist_sim.store.model import (
     Account,
@@ -27,7 +29,6 @@ from todoist_sim.store.model import (
     decode_sync_token,
     dumps,
     encode_sync_token,
-    is_active,
     now_iso,
 )
 from todoist_sim.store.tasks import ObjectOps
@@ -60,11 +61,17 @@ class SyncOps(ObjectOps):
         token = request.get("sync_token")
         if commands is None and token is None:
             raise invalid("commands", "is required (or a sync_token to read changes)")
+        since = None
+        if token is not None:
+            since = None if token == "*" else decode_sync_token(token, self._sync_epoch, account)
+            if since is None:
+                # Before any command runs: a refused request applies nothing.
+                self._count_full_sync(account)
         answer: dict[str, Any] = {}
         if commands is not None:
             answer.update(self._run_commands(account, commands))
         if token is not None:
-            answer.update(self._read(account, token, request.get("resource_types")))
+            answer.update(self._read(account, since, request.get("resource_types")))
         else:
             answer["full_sync"] = False
         answer["sync_token"] = encode_sync_token(self._sync_epoch, account)
@@ -124,6 +131,9 @@ class SyncOps(ObjectOps):
         if kind == "project_delete":
             self._delete_project(account, resolve(args.get("id")))
             return None
+        if kind in ("project_archive", "project_unarchive"):
+            self._archive_project(account, resolve(args.get("id")), kind == "project_archive")
+            return None
         if kind not in _TASK_COMMANDS:
             raise invalid("type", f"unknown command type {kind!r}")
         raw_id = args.get("id")
@@ -132,7 +142,9 @@ class SyncOps(ObjectOps):
         task = self._live_task(account, resolve(raw_id), item_not_found)
         if kind == "item_update":
             self._apply(account, task, sync_fields(args, False))
-        elif kind in ("item_close", "item_complete"):
+        elif kind == "item_close":
+            self._close(account, task)
+        elif kind == "item_complete":
             self._set_checked(account, task, True)
         elif kind in ("item_uncomplete", "item_reopen"):
             self._set_checked(account, task, False)
@@ -147,9 +159,24 @@ class SyncOps(ObjectOps):
 
     # ----- reads ---------------------------------------------------------------
 
-    def _read(self, account: Account, token: str, resource_types: Any) -> dict[str, Any]:
+    def _count_full_sync(self, account: Account) -> None:
+        """Count a full sync in the account's own window (Todoist: 100 per 15 minutes per
+        user); over the limit, answer 429 with how long until the oldest one leaves it."""
+        limit, span = self.config.full_sync_limit, self.config.full_sync_window_seconds
+        if limit is None:
+            return
+        now = time.monotonic()
+        window = account.full_window
+        while window and window[0] <= now - span:
+            window.popleft()
+        if len(window) >= limit:
+            self.stats["responses_429_full_sync"] += 1
+            raise too_many_requests(max(1, math.ceil(window[0] + span - now)))
+        window.append(now)
+
+    def _read(self, account: Account, since: int | None, resource_types: Any) -> dict[str, Any]:
+        """Everything active (`since` None: a full sync), or what changed after `since`."""
         wanted = _resource_types(resource_types)
-        since = None if token == "*" else decode_sync_token(token, self._sync_epoch, account)
         answer: dict[str, Any] = {"full_sync": since is None}
         if "user" in wanted:
             # The token's owner, full or incremental alike (its id tells accounts apart).
@@ -157,11 +184,16 @@ class SyncOps(ObjectOps):
         if since is None:
             # A full sync lists the active data only (v1: "all active resource data").
             answer["full_sync_date_utc"] = now_iso()
+            # Archived projects and their tasks are not active data.
             if "items" in wanted:
-                answer["items"] = [copy_task(t) for t in account.tasks.values() if is_active(t)]
+                answer["items"] = [
+                    copy_task(t) for t in account.tasks.values() if self._visible(account, t)
+                ]
             if "projects" in wanted:
                 answer["projects"] = [
-                    copy_project(p) for p in account.projects.values() if not p["is_deleted"]
+                    copy_project(p)
+                    for p in account.projects.values()
+                    if not p["is_deleted"] and not p["is_archived"]
                 ]
             self.stats["sync_reads_full"] += 1
             return answer

@@ -8,9 +8,12 @@ the change sequence for incremental reads stay right.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
+from todoist_sim.store.dues import add_months
+from todoist_sim.store.dues import next_occurrence as next_due
 from todoist_sim.store.errors import (
     ApiError,
     invalid,
@@ -70,6 +73,32 @@ class ObjectOps:
             raise project_not_found()
         return project
 
+    @classmethod
+    def _open_project(cls, account: Account, project_id: Any) -> dict[str, Any]:
+        """A project tasks may be added or moved into. An archived one is refused exactly as
+        a deleted or unknown one (undocumented: the worst case; reading it tells them apart)."""
+        project = cls._live_project(account, project_id)
+        if project["is_archived"]:
+            raise project_not_found()
+        return project
+
+    def _archive_project(self, account: Account, project_id: Any, archived: bool) -> dict[str, Any]:
+        """Archive or unarchive a project. Only the project shows as changed in incremental
+        reads; its tasks leave (or rejoin) the active lists and full reads with it."""
+        project = self._live_project(account, project_id)
+        if project["inbox_project"]:
+            raise invalid("id", "the Inbox project cannot be archived")
+        if project["is_archived"] != archived:
+            project["is_archived"] = archived
+            project["updated_at"] = now_iso()
+            account.touch("projects", project["id"])
+        return project
+
+    @staticmethod
+    def _visible(account: Account, task: dict[str, Any]) -> bool:
+        """Listed as active: open, not deleted, and not in an archived project."""
+        return is_active(task) and not account.projects[task["project_id"]]["is_archived"]
+
     def _delete_project(self, account: Account, project_id: Any) -> int:
         """Delete a project and its tasks (as Todoist does); answer how many tasks went."""
         project = self._live_project(account, project_id)
@@ -110,7 +139,7 @@ class ObjectOps:
     def _create(
         self, account: Account, changes: Mapping[str, Any], project_id: Any = None
     ) -> dict[str, Any]:
-        project = self._live_project(
+        project = self._open_project(
             account, account.inbox_id if project_id is None else project_id
         )
         self._check_room(account, project["id"])
@@ -141,6 +170,17 @@ class ObjectOps:
             task["updated_at"] = now_iso()
             account.touch("items", task["id"])
 
+    def _close(self, account: Account, task: dict[str, Any]) -> None:
+        """item_close: an open recurring task moves to its next occurrence and stays open (v1
+        "Close task"); any other task is completed."""
+        due = task["due"]
+        if due is not None and due["is_recurring"] and not task["checked"]:
+            task["due"] = next_due(due)
+            task["updated_at"] = now_iso()
+            account.touch("items", task["id"])
+        else:
+            self._set_checked(account, task, True)
+
     def _set_checked(self, account: Account, task: dict[str, Any], checked: bool) -> None:
         if task["checked"] == checked:
             return
@@ -161,7 +201,7 @@ class ObjectOps:
         account.touch("items", task["id"])
 
     def _move(self, account: Account, task: dict[str, Any], project_id: Any) -> None:
-        project = self._live_project(account, project_id)
+        project = self._open_project(account, project_id)
         if project["id"] == task["project_id"]:
             return
         if is_active(task):
@@ -187,12 +227,49 @@ class ObjectOps:
 
         def keep(task: dict[str, Any]) -> bool:
             return (
-                is_active(task)
+                self._visible(account, task)
                 and (wanted is None or task["id"] in wanted)
                 and (project_id is None or task["project_id"] == project_id)
             )
 
         return _page(account, account.tasks.values(), limit, after, keep)
+
+    def _list_completed(self, account: Account, query: str) -> Outcome:
+        """GET /tasks/completed/by_completion_date: tasks completed (and still so) between
+        `since` and `until` (both required, at most 3 months apart), paged by cursor.
+        A recurring task's closed occurrences are not listed: it never stops being open."""
+        params = {k: v[-1] for k, v in parse_qs(query, keep_blank_values=True).items()}
+        limit, after = page_params(params)
+        since, until = (_instant(params.get(name), name) for name in ("since", "until"))
+        if until < since:
+            raise invalid("until", "must not be before since")
+        if until > _months_later(since, 3):
+            raise invalid("until", "the window is at most 3 months")
+
+        def keep(task: dict[str, Any]) -> bool:
+            if not task["checked"] or task["is_deleted"] or task["completed_at"] is None:
+                return False
+            return since <= _instant(task["completed_at"], "completed_at") <= until
+
+        return _page(account, account.tasks.values(), limit, after, keep, key="items")
+
+
+def _instant(value: str | None, argument: str) -> datetime:
+    """A query's `YYYY-MM-DDTHH:MM:SS[.ffffff][Z]` (naive means UTC, as the SDK sends it)."""
+    if not value:
+        raise invalid(argument, "is required")
+    try:
+        parsed = datetime.fromisoformat(value.removesuffix("Z"))
+    except ValueError:
+        raise invalid(argument, "expected a time formatted YYYY-MM-DDTHH:MM:SSZ") from None
+    if parsed.tzinfo is not None:
+        return parsed.astimezone(UTC)
+    return parsed.replace(tzinfo=UTC)
+
+
+def _months_later(moment: datetime, months: int) -> datetime:
+    day = add_months(moment.date(), months)
+    return datetime.combine(day, moment.timetz())
 
 
 def _page(
@@ -201,6 +278,8 @@ def _page(
     limit: int,
     after: int,
     keep: Callable[[dict[str, Any]], bool],
+    *,
+    key: str = "results",
 ) -> Outcome:
     results: list[dict[str, Any]] = []
     next_cursor = None
@@ -212,4 +291,4 @@ def _page(
             next_cursor = encode_cursor(account.seq[results[-1]["id"]])
             break
         results.append(obj)
-    return Outcome(200, dumps({"results": results, "next_cursor": next_cursor}))
+    return Outcome(200, dumps({key: results, "next_cursor": next_cursor}))
