@@ -31,8 +31,8 @@ INSTALLED_APPS = [
     # DRF's plain-text keys: no longer an authentication class; kept so that
     # `manage.py hash_api_keys` can move the keys issued before knox (see README).
     "rest_framework.authtoken",
-    # API keys stored as a digest only.
-    "knox",
+    # API keys stored as a digest only (knox, named "API keys (bots)" in the admin).
+    "planner.apps.ApiKeysConfig",
     "drf_spectacular",
     # Swagger UI's files, served from here: /v1/docs/ needs no CDN.
     "drf_spectacular_sidecar",

@@ -4,17 +4,21 @@ from typing import Any
 
 from django.apps import apps
 from django.contrib import admin
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.utils.translation import gettext_lazy as _
+from knox.admin import AuthTokenAdmin
+from knox.models import get_token_model
 
 from planner.models import EventLog, Task
 from todoist_sync.admin import OwnRowsAdminMixin, TodoistTaskMapInline, resync_tasks
 
 # Apps whose admin pages are for superusers only, whatever permissions staff hold: django-q2's
-# schedules and queue run any function with any arguments, and the API key pages mint keys
-# (DRF's authtoken shows them in clear) that act as any user. Users and groups: Django's
-# UserAdmin lets anyone with `auth.change_user` set is_superuser, groups and permissions (their
-# own included) and any user's password, and `auth.change_group` gives a group every
-# permission. axes: its lockout records, which a staff user could delete to lift a lockout.
+# schedules and queue run any function with any arguments, and the API key pages list and
+# revoke keys that act as any user (authtoken: should its page ever be registered again).
+# Users and groups: Django's UserAdmin lets anyone with `auth.change_user` set is_superuser,
+# groups and permissions (their own included) and any user's password, and `auth.change_group`
+# gives a group every permission. axes: its lockout records, which a staff user could delete to
+# lift a lockout.
 SUPERUSER_ONLY_APPS = ["auth", "django_q", "authtoken", "knox", "axes"]
 
 
@@ -55,6 +59,47 @@ def superuser_only(app_label: str, site: admin.AdminSite = admin.site) -> None:
         name = f"SuperuserOnly{model_admin.__name__}"
         site.register(model, type(name, (SuperuserOnlyAdminMixin, model_admin), {}))
 
+
+class ApiKeyAdmin(AuthTokenAdmin):
+    """knox's keys, the one API key screen: listed by how they start, revoked by deleting.
+
+    No add page: `manage.py create_api_key` makes a key and prints it once (knox's add page would
+    put it in a message, kept in the session until shown). Its template
+    (`admin/knox/authtoken/change_list.html`) says so on the screen.
+    """
+
+    list_display = ["key_start", "user", "created", "expiry"]
+    list_select_related = ["user"]
+
+    @admin.display(description=_("key starts with"), ordering="token_key")
+    def key_start(self, obj: Any) -> str:
+        return f"{obj.token_key}…"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> HttpResponse:
+        return super().changelist_view(
+            request, {"title": _("API keys (bots)"), **(extra_context or {})}
+        )
+
+
+def drop_drf_token_admin(site: admin.AdminSite = admin.site) -> None:
+    """DRF's authtoken page shows keys in clear, and makes new ones that no longer authenticate:
+    not registered, whether or not rows remain. Deciding at startup from the table's rows would
+    read the database on import (before `migrate` too) and go stale in running processes; the
+    keys left in clear are reported by the `planner.W001` check and moved by `hash_api_keys`."""
+    try:
+        token_proxy = apps.get_model("authtoken", "TokenProxy")
+    except LookupError:  # authtoken removed from INSTALLED_APPS: nothing to hide
+        return
+    if site.is_registered(token_proxy):
+        site.unregister(token_proxy)
+
+
+drop_drf_token_admin()
+admin.site.unregister(get_token_model())
+admin.site.register(get_token_model(), ApiKeyAdmin)
 
 for _app_label in SUPERUSER_ONLY_APPS:
     superuser_only(_app_label)

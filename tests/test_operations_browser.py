@@ -9,12 +9,14 @@ Skipped, saying why, only when no chromium can be found (`.ci/run` installs Debi
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from pathlib import Path
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.db import connections
+from django.utils import timezone
 
 from tests.factories import make_map
 from todoist_sync.models import TodoistTaskMap
@@ -74,6 +76,56 @@ def page(tmp_path, monkeypatch):
             # Under Playwright's event loop the ORM works on connections of that context, not
             # the thread's: close them here, or the test database cannot be dropped at the end.
             connections.close_all()
+
+
+def log_in(page, live_server) -> None:
+    get_user_model().objects.create_superuser("operator", "op@example.com", "pw-operator-1")
+    page.goto(f"{live_server.url}/admin/login/?next=/admin/")
+    page.fill("#id_username", "operator")
+    page.fill("#id_password", "pw-operator-1")
+    page.click("input[type=submit]")
+    playwright_api.expect(page.locator("#site-name")).to_be_visible()
+
+
+def screenshot(page, tmp_path, name: str) -> Path:
+    """Into SCREENSHOTS_DIR when set (docs/screenshots/ keeps the README's), else tmp_path."""
+    path = Path(os.environ.get("SCREENSHOTS_DIR") or tmp_path) / name
+    page.evaluate("window.scrollTo(0, 0)")  # from the header, wherever a click scrolled to
+    page.screenshot(path=str(path))
+    assert path.stat().st_size > 5_000  # something was drawn
+    print(f"screenshot: {path}")
+    return path
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_mapping_list_reads_at_a_glance(page, live_server, user, settings, tmp_path):
+    expect = playwright_api.expect
+    settings.TODOIST_SYNC_ON_CHANGE = False  # the rows below are made as they are
+    for n, title in enumerate(["Buy milk", "Call the bank", "Water the plants", "Book a table"]):
+        make_map(user, title=title, todoist_task_id=f"6X7rM899{n}", last_synced_at=timezone.now())
+    page.set_viewport_size({"width": 1280, "height": 540})
+    log_in(page, live_server)
+
+    # Healthy: every row says Synced, and nothing on the page is an error mark.
+    page.goto(f"{live_server.url}/admin/todoist_sync/todoisttaskmap/")
+    page.click("#toggle-nav-sidebar")  # the list, not the app index, in the screenshots
+    rows = page.locator("#result_list tbody tr")
+    expect(rows).to_have_count(4)
+    expect(rows.locator(".field-sync_status")).to_have_text(["Synced"] * 4)
+    expect(page.locator("#result_list img[src*='icon-no'], #result_list .errornote")).to_have_count(
+        0
+    )
+    screenshot(page, tmp_path, "mappings-healthy.png")
+
+    # One permanent error: that row says Error and why, the full reason on hover.
+    reason = "validation: content: too long (at most 500 characters)"
+    make_map(user, title="Pay the rent", state=State.ERROR, permanent=True, last_error=reason)
+    page.reload()
+    broken = rows.filter(has_text="Pay the rent").locator(".field-sync_status")
+    expect(broken).to_have_text(f"Error {reason}")
+    expect(broken.locator("[title]")).to_have_attribute("title", re.compile(re.escape(reason)))
+    expect(rows.locator(".field-sync_status", has_text="Synced")).to_have_count(4)
+    screenshot(page, tmp_path, "mappings-one-error.png")
 
 
 @pytest.mark.django_db(transaction=True)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
+from datetime import UTC, datetime
 from functools import partial
+from html import unescape
 
 import pytest
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
@@ -64,8 +67,9 @@ def test_mapping_changelist_filters_and_search(admin_client, user, other_user):
         assert response.status_code == 200
         return {m.local_task.title for m in response.context["cl"].result_list}
 
-    assert titles("?sync_state__exact=error") == {"permanent one", "retrying one"}
-    assert titles("?sync_state__exact=error&error_permanent__exact=1") == {"permanent one"}
+    assert titles("?state=error") == {"permanent one"}
+    assert titles("?state=retrying") == {"retrying one"}
+    assert titles("?state=synced") == {"synced one", "bobs one"}
     assert titles(f"?user__id__exact={other_user.pk}") == {"bobs one"}
     assert titles("?q=retrying") == {"retrying one"}
     assert titles("?q=td-42") == {"synced one"}
@@ -94,6 +98,133 @@ def test_changelists_render_without_n_plus_one(admin_client, user, other_user, u
     assert response.status_code == 200
     assert len(response.context["cl"].result_list) > 2
     assert len(many.captured_queries) == len(few.captured_queries)
+
+
+# --- the sync state, at a glance ---------------------------------------------------------
+
+# Django's boolean icons: a False one is a red mark, read as an error on a healthy row.
+BOOLEAN_ICONS = ("icon-yes.svg", "icon-no.svg")
+SOON = datetime(2030, 1, 2, 14, 5, tzinfo=UTC)
+
+
+def state_cells(html: str) -> list[str]:
+    """The state column's cells (a changelist's `td`, an inline's readonly `td`)."""
+    return re.findall(r'<td class="field-sync_status">(.*?)</td>', html, re.DOTALL)
+
+
+def text_of(cell: str) -> str:
+    return " ".join(unescape(re.sub(r"<[^>]+>", " ", cell)).split())
+
+
+def title_of(cell: str) -> str:
+    return unescape(re.search(r'title="([^"]*)"', cell).group(1))
+
+
+def test_a_healthy_list_shows_synced_and_no_error_mark(admin_client, user):
+    for n in range(3):
+        make_map(user, title=f"fine {n}", todoist_task_id=f"td-{n}", last_synced_at=SOON)
+
+    html = admin_client.get(MAPS).content.decode()
+
+    cells = state_cells(html)
+    assert [text_of(cell) for cell in cells] == ["Synced"] * 3
+    assert not [icon for icon in BOOLEAN_ICONS if icon in html]
+    assert "error" not in " ".join(cells).lower()
+
+
+@pytest.mark.parametrize(
+    ("fields", "label", "why"),
+    [
+        ({"state": State.SYNCED, "todoist_task_id": "td-1"}, "Synced", ""),
+        (
+            {"waiting_reason": "Todoist project 'Planner' is full (300 active tasks)"},
+            "Pending",
+            "Todoist project 'Planner' is full (300 active tasks)",
+        ),
+        (
+            {"waiting_reason": "Todoist project 'Old' is archived"},
+            "Pending",
+            "Todoist project 'Old' is archived",
+        ),
+        ({"inflight": {"commands": [{"type": "item_add"}]}}, "Pending", "create sent, unconfirmed"),
+        (
+            {"inflight": {"commands": [{"type": "item_update"}]}, "todoist_task_id": "td-2"},
+            "Pending",
+            "changes sent, unconfirmed",
+        ),
+        ({}, "Pending", "waiting for the next run"),
+        (
+            {
+                "state": State.ERROR,
+                "attempts": 2,
+                "next_retry_at": SOON,
+                "last_error": "temporary: Todoist answered 503",
+            },
+            "Retrying",
+            "at Jan 2, 14:05: temporary: Todoist answered 503",
+        ),
+        (
+            {"state": State.ERROR, "permanent": True, "last_error": "validation: too long"},
+            "Error",
+            "validation: too long",
+        ),
+    ],
+    ids=["synced", "full", "archived", "create", "update", "fresh", "retrying", "permanent"],
+)
+@override_settings(TIME_ZONE="UTC")
+def test_the_state_column_says_what_and_why(admin_client, user, fields, label, why):
+    make_map(user, **{"state": State.PENDING, **fields})
+
+    (cell,) = state_cells(admin_client.get(MAPS).content.decode())
+
+    assert text_of(cell) == f"{label} {why}".strip()
+    assert why in title_of(cell)
+
+
+def test_the_state_column_escapes_the_reason_and_shortens_it(admin_client, user):
+    reason = "validation: <b>bold</b> & " + "x" * 300
+    failed_map(user, last_error=reason)
+
+    html = admin_client.get(MAPS).content.decode()
+
+    (cell,) = state_cells(html)
+    assert "<b>" not in cell and "&lt;b&gt;bold&lt;/b&gt; &amp;" in cell
+    assert len(text_of(cell)) < 100 and text_of(cell).endswith("…")
+    assert reason in title_of(cell)  # the whole reason, on hover
+    assert "permanent" in title_of(cell).lower()
+
+
+def test_the_task_inline_shows_the_same_state(admin_client, user):
+    mapping = failed_map(user, title="Pay the rent", last_error="validation: content: too long")
+
+    html = admin_client.get(f"{TASKS}{mapping.local_task_id}/change/").content.decode()
+
+    (cell,) = state_cells(html)
+    assert text_of(cell) == "Error validation: content: too long"
+    assert not [icon for icon in BOOLEAN_ICONS if icon in html]
+
+
+@pytest.mark.parametrize(
+    ("state", "expected"),
+    [
+        ("synced", {"synced"}),
+        ("pending", {"fresh", "unconfirmed"}),
+        ("waiting", {"full"}),
+        ("retrying", {"retrying"}),
+        ("error", {"permanent"}),
+    ],
+)
+def test_the_state_filter(admin_client, user, state, expected):
+    make_map(user, title="synced", todoist_task_id="td-1")
+    make_map(user, title="fresh", state=State.PENDING)
+    make_map(user, title="unconfirmed", state=State.PENDING, inflight={"commands": []})
+    make_map(user, title="full", state=State.PENDING, waiting_reason="project full")
+    make_map(user, title="retrying", state=State.ERROR)
+    failed_map(user, title="permanent")
+
+    response = admin_client.get(f"{MAPS}?state={state}")
+
+    assert {m.local_task.title for m in response.context["cl"].result_list} == expected
 
 
 # --- read-only records -------------------------------------------------------------------

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from django.contrib import admin
 from django.utils.html import format_html
-from django.utils.text import Truncator
 from django.utils.translation import gettext_lazy as _
 
 from todoist_sync.models import (
@@ -23,8 +22,3 @@ def todoist_link(obj: TodoistTaskMap) -> str | None:
         obj.todoist_url,
         obj.todoist_task_id,
     )
-
-
-@admin.display(description=_("last error"))
-def short_error(obj: TodoistTaskMap) -> str:
-    return Truncator(obj.last_error).chars(80)

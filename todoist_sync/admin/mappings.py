@@ -12,8 +12,9 @@ from django.utils.text import Truncator
 from django.utils.translation import gettext_lazy as _
 
 from todoist_sync.admin.actions import reconcile_mappings, resync_mappings
-from todoist_sync.admin.columns import short_error, todoist_link
+from todoist_sync.admin.columns import todoist_link
 from todoist_sync.admin.mixins import OwnRowsAdminMixin, ReadOnlyDetailMixin
+from todoist_sync.admin.state import SyncStatusFilter, sync_status
 from todoist_sync.models import (
     TodoistTaskMap,
 )
@@ -25,8 +26,7 @@ MAPPING_DETAIL_FIELDS = [
     "user",
     "local_task",
     "todoist_task_id",
-    "sync_state",
-    "error_permanent",
+    sync_status,
     "last_error",
     "waiting_reason",
     "project",
@@ -51,18 +51,15 @@ class TodoistTaskMapAdmin(OwnRowsAdminMixin, ReadOnlyDetailMixin, admin.ModelAdm
         "task_link",
         todoist_link,
         "user",
-        "sync_state",
-        "error_permanent",
+        # State, why (waiting, retrying at, the error) and the full reason on hover, in one
+        # column: no boolean icon, whose red mark for False reads as an error on healthy rows.
+        sync_status,
         "last_synced_at",
         "attempts",
-        "next_retry_at",
-        short_error,
-        "waiting_reason",
         "last_drift_at",
     ]
     list_filter = [
-        "sync_state",
-        "error_permanent",
+        SyncStatusFilter,
         ("last_drift_at", admin.EmptyFieldListFilter),
         ("project", admin.RelatedOnlyFieldListFilter),
         ("user", admin.RelatedOnlyFieldListFilter),
@@ -72,6 +69,7 @@ class TodoistTaskMapAdmin(OwnRowsAdminMixin, ReadOnlyDetailMixin, admin.ModelAdm
     # The full count is one more COUNT(*) over a table that can hold a row per task.
     show_full_result_count = False
     fields = MAPPING_DETAIL_FIELDS
+    readonly_fields = [sync_status]
     actions = [resync_mappings, reconcile_mappings]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -98,15 +96,7 @@ class TodoistTaskMapInline(admin.TabularInline):
 
     model = TodoistTaskMap
     fk_name = "local_task"
-    fields = [
-        "sync_state",
-        todoist_link,
-        "last_synced_at",
-        "attempts",
-        "next_retry_at",
-        "error_permanent",
-        "last_error",
-    ]
+    fields = [sync_status, todoist_link, "last_synced_at", "attempts"]
     readonly_fields = fields
     extra = 0
     max_num = 0

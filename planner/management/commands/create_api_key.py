@@ -2,7 +2,7 @@
 
 Only the key's digest is stored (django-rest-knox), so it is shown this once: the key is the
 last line of the output, alone, for scripts. A user may hold several keys; revoke one in the
-admin (superusers: "Auth tokens").
+admin (superusers: "API keys (bots)").
 """
 
 from __future__ import annotations

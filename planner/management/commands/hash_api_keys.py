@@ -2,7 +2,8 @@
 
 DRF's authtoken stored each key in clear, so whoever read the table could act as any bot.
 Each one becomes a knox key with the same value (stored as its digest, no expiry), and its
-clear row is deleted: clients keep sending the key they have. Safe to run again.
+clear row is deleted: clients keep sending the key they have. Safe to run again. While rows remain, the system check
+`planner.W001` says so (DRF's admin page for them is not registered).
 """
 
 from __future__ import annotations
@@ -38,6 +39,9 @@ class Command(BaseCommand):
             ignore_conflicts=True,
         )
         Token.objects.filter(key__in=[key for key, _ in keys]).delete()
+        if not keys:
+            self.stdout.write(self.style.SUCCESS("No API keys stored in clear: nothing to move."))
+            return
         self.stdout.write(
             self.style.SUCCESS(
                 f"Moved {len(keys)} API key(s) to digest-only storage; their clients keep them."
