@@ -14,6 +14,8 @@ from typing import Any
 
 from django.dispatch import Signal
 
+from todoist_sync.exceptions import LeaseLost
+
 TOPIC = "sync.todoist"
 
 # Sent with `events: list[SyncEvent]`.
@@ -61,5 +63,17 @@ class EventBuffer:
         )
 
     def flush(self) -> None:
+        """Hand the pending events over in one transaction with the run's lease check. A run
+        that lost its lease hands over none: the run that took over reads the same answers
+        again (the stalled run stored nothing of them) and reports them itself, once."""
+        # Here, not at the top: the services import this module.
+        from todoist_sync.services.coordination import fenced
+
         events, self.pending = self.pending, []
-        events_send(events=events)
+        if not events:
+            return
+        try:
+            with fenced():
+                events_send(events=events)
+        except LeaseLost:
+            pass  # the run's own row says it lost the lease (`SyncEngine.execute_leased`)

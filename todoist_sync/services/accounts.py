@@ -53,9 +53,10 @@ def mappings_follow_account(
     with fenced():
         elsewhere.filter(same).update(account=account)
         moved = mappings_reset(elsewhere.exclude(same), account=account, project=None)
+        if moved:
+            account.replaced_at = timezone.now()
+            account.save(update_fields=["replaced_at"])
     if moved:
-        account.replaced_at = timezone.now()
-        account.save(update_fields=["replaced_at"])
         events.add(
             Level.WARNING,
             f"The Todoist token now opens another account: {moved} task(s) are created afresh "

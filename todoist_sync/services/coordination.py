@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q
+from django.db.models import Exists, F, Q
 from django.utils import timezone
 
 from todoist_sync.conf import conf
@@ -61,6 +61,17 @@ def fenced() -> Iterator[None]:
         if fence is not None:
             fence.check()
         yield
+
+
+def lease_held() -> Q:
+    """A condition for a single UPDATE of the run's: true only while the run holds its lease.
+    Fences a write every run makes (the reaping of lost runs) without `fenced()`'s transaction
+    and lease query; no condition outside a run."""
+    fence = current_fence.get()
+    if fence is None:
+        return Q()
+    held = SyncLease.objects.filter(user_id=fence.user_id, holder=fence.holder, fence=fence.number)
+    return Q(Exists(held))
 
 
 def lease_acquire(*, user_id: int, holder: str, seconds: float | None = None) -> Fence | None:

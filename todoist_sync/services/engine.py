@@ -35,6 +35,7 @@ from todoist_sync.services.coordination import (
     current_fence,
     lease_acquire,
     lease_ask_follow_up,
+    lease_held,
     lease_release,
 )
 from todoist_sync.services.credentials import todoist_client, todoist_token_source
@@ -223,7 +224,9 @@ class SyncEngine:
         lost_before = now - timedelta(seconds=conf.TODOIST_QUEUED_STALE_SECONDS)
         running = Q(state=SyncRun.State.RUNNING)
         lost = Q(state=SyncRun.State.QUEUED, queued_at__lt=lost_before)
-        SyncRun.objects.filter(running | lost, user_id=self.user_id).exclude(pk=self.run.pk).update(
+        # Fenced in the statement itself: a run that stalled here fails no successor's run.
+        others = SyncRun.objects.filter(running | lost, lease_held(), user_id=self.user_id)
+        others.exclude(pk=self.run.pk).update(
             state=SyncRun.State.FAILED,
             finished_at=now,
             error_summary=Case(

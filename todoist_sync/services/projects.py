@@ -60,7 +60,8 @@ def project_namer(*, user_id: int, shared: bool | None = None) -> Callable[[str]
 
 
 class ProjectDirectory:
-    """One run's view of a user's projects in one Todoist account."""
+    """One run's view of a user's projects in one Todoist account. Every write is fenced
+    (`coordination.fenced`): a run that lost its lease stores no project, id or sync token."""
 
     def __init__(
         self, *, user_id: int, account_key: str, transport: Transport, events: EventBuffer
@@ -81,9 +82,12 @@ class ProjectDirectory:
     @cached_property
     def account(self) -> TodoistAccount:
         """Loaded when first needed: a run with nothing to create costs no query for it."""
-        account, _ = TodoistAccount.objects.get_or_create(
-            user_id=self.user_id, key=self.account_key
-        )
+        account = TodoistAccount.objects.filter(user_id=self.user_id, key=self.account_key).first()
+        if account is None:
+            with fenced():
+                account, _ = TodoistAccount.objects.get_or_create(
+                    user_id=self.user_id, key=self.account_key
+                )
         return account
 
     @cached_property
@@ -101,18 +105,19 @@ class ProjectDirectory:
         result = self.transport.send(
             lambda: self.transport.client.sync(sync_token="*", resource_types=RESOURCES)
         )
-        account.items_sync_token = account.projects_sync_token = result.sync_token
-        self.adopt(result.projects, whole=True)
-        if result.user and not account.todoist_user_id:
-            account.todoist_user_id = str(result.user["id"])
-        account.save(
-            update_fields=[
-                "items_sync_token",
-                "projects_sync_token",
-                "inbox_project_id",
-                "todoist_user_id",
-            ]
-        )
+        with fenced():
+            account.items_sync_token = account.projects_sync_token = result.sync_token
+            self.adopt(result.projects, whole=True)
+            if result.user and not account.todoist_user_id:
+                account.todoist_user_id = str(result.user["id"])
+            account.save(
+                update_fields=[
+                    "items_sync_token",
+                    "projects_sync_token",
+                    "inbox_project_id",
+                    "todoist_user_id",
+                ]
+            )
 
     def identify(self) -> None:
         """Learn whose Todoist account the token opens (the account's first read tells it;
@@ -129,7 +134,8 @@ class ProjectDirectory:
             return
         if result.user:
             self.account.todoist_user_id = str(result.user["id"])
-            self.account.save(update_fields=["todoist_user_id"])
+            with fenced():
+                self.account.save(update_fields=["todoist_user_id"])
 
     def read_projects(self) -> None:
         """Every project, read again (projects are few): a name not seen before may be a
@@ -137,12 +143,14 @@ class ProjectDirectory:
         result = self.transport.send(
             lambda: self.transport.client.sync(sync_token="*", resource_types=["projects"])
         )
-        self.account.projects_sync_token = result.sync_token
-        self.adopt(result.projects, whole=True)
-        self.account.save(update_fields=["projects_sync_token", "inbox_project_id"])
+        with fenced():
+            self.account.projects_sync_token = result.sync_token
+            self.adopt(result.projects, whole=True)
+            self.account.save(update_fields=["projects_sync_token", "inbox_project_id"])
 
     def adopt(self, projects: Iterable[dict[str, Any]], *, whole: bool = False) -> None:
-        """Take the ids of our projects from Todoist's answer; forget the ones deleted there."""
+        """Take the ids of our projects from Todoist's answer; forget the ones deleted there.
+        Inside the caller's `fenced()`, with the sync token that answer came with."""
         live: dict[str, list[str]] = {}
         for remote in projects:
             if remote.get("inbox_project"):
@@ -190,18 +198,20 @@ class ProjectDirectory:
             project = self.by_name.get(name)
             if project is None:
                 # A project of that name a person made is used, not made a second time.
-                project = self.by_name[name] = TodoistProject.objects.create(
-                    account=self.account,
-                    name=name,
-                    todoist_project_id=self.unclaimed((self.remote or {}).get(name, [])),
-                )
+                found = self.unclaimed((self.remote or {}).get(name, []))
+                with fenced():
+                    project = TodoistProject.objects.create(
+                        account=self.account, name=name, todoist_project_id=found
+                    )
+                self.by_name[name] = project
             retry = project.refused_reason and name not in self.retried
             if project.todoist_project_id is None and (not project.request_id or retry):
                 self.retried.add(name)
                 # Committed before the project_add leaves: re-sent unchanged if unconfirmed.
                 # A refused one is tried again, once a run, under a fresh uuid.
                 project.request_id, project.refused_reason = str(uuid.uuid4()), ""
-                project.save(update_fields=["request_id", "refused_reason"])
+                with fenced():
+                    project.save(update_fields=["request_id", "refused_reason"])
 
     def project(self, name: str) -> TodoistProject | None:
         if name == INBOX:
@@ -255,13 +265,15 @@ class ProjectDirectory:
                 real = outcome.temp_id_mapping.get(temp)
                 if real:
                     project.todoist_project_id = real
-                    project.save(update_fields=["todoist_project_id"])
+                    with fenced():
+                        project.save(update_fields=["todoist_project_id"])
                 else:
                     unresolved = True
             else:
                 reason = f"Todoist refused to create project {project.name!r}: {status.detail}"
                 project.refused_reason = reason[:200]
-                project.save(update_fields=["refused_reason"])
+                with fenced():
+                    project.save(update_fields=["refused_reason"])
         if unresolved:
             try:
                 self.read_projects()
@@ -320,7 +332,8 @@ class ProjectDirectory:
         self.room[name] = 0
         if project is not None and project.full_since is None:
             project.full_since = timezone.now()
-            project.save(update_fields=["full_since"])
+            with fenced():
+                project.save(update_fields=["full_since"])
 
     def mark_room(self, name: str) -> None:
         """A task left the project (closed): it has room again."""
@@ -329,7 +342,8 @@ class ProjectDirectory:
         self.made_room.add(name)
         if project is not None and project.full_since is not None:
             project.full_since = None
-            project.save(update_fields=["full_since"])
+            with fenced():
+                project.save(update_fields=["full_since"])
 
     def waiting_for_room(self) -> list[int]:
         """Local ids of the tasks waiting for a project a close made room in (one query);
@@ -376,8 +390,8 @@ class ProjectDirectory:
         self.reset_ids.extend(task_ids)
         with fenced():
             mappings_reset(mappings)
-        project.todoist_project_id, project.request_id, project.full_since = None, "", None
-        project.save(update_fields=["todoist_project_id", "request_id", "full_since"])
+            project.todoist_project_id, project.request_id, project.full_since = None, "", None
+            project.save(update_fields=["todoist_project_id", "request_id", "full_since"])
         self.events.add(
             Level.WARNING,
             f"Todoist project {project.name!r} was deleted in Todoist; it and its "

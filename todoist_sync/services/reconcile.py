@@ -173,10 +173,12 @@ class Reconciler:
                 result.drifts.append(Drift(mapping, fields))
         if result.drifts:
             self.act_on(result.drifts, now=now)
-        if answer.sync_token:
-            # Stored only now, after the drift is written: a crash before reads it again.
+        if answer.sync_token and answer.sync_token != account.items_sync_token:
+            # Stored only now, after the drift is written: a crash before reads it again. Only
+            # when it moved: an unchanged account costs no write (and no lease check).
             account.items_sync_token = answer.sync_token
-            account.save(update_fields=["items_sync_token"])
+            with fenced():
+                account.save(update_fields=["items_sync_token"])
         run.drift_detected = len(result.drifts)
         run.drift_restored = sum(d.outcome == DriftOutcome.RESTORED for d in result.drifts)
         run.drift_reported = run.drift_detected - run.drift_restored
