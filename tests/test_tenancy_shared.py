@@ -13,7 +13,7 @@ from rest_framework.test import APIClient
 from tests.factories import make_task, run_sync, sim_tasks
 from todoist_sync import naming, selectors, services
 from todoist_sync.conf import conf
-from todoist_sync.models import TodoistCredential
+from todoist_sync.models import TodoistCredential, TodoistTaskMap
 from todoist_sync.tokens import encrypt_token
 
 pytestmark = pytest.mark.django_db
@@ -211,3 +211,29 @@ def test_a_long_name_is_shortened_to_fit_todoists_120_characters(user, sim):
 def test_shared_project_name(template, project, username, expected):
     name = naming.shared_project_name(template, project=project, username=username, user_id=7)
     assert name == expected and len(name) <= naming.MAX_PROJECT_NAME
+
+
+# --- healing on a shared token ---------------------------------------------------------------
+
+
+def test_healing_never_adopts_another_users_task_on_a_shared_token(user, other_user, sim):
+    """Alice's create is applied but its answer lost, and Bob's identical task changed in the
+    same account in between: the read that finds Alice's task must not take Bob's."""
+    make_task(user, "warm-up")
+    run_sync(user)  # Alice's account is read: her later reads start here
+    bobs = make_task(other_user, "Buy milk")
+    run_sync(other_user)
+    alices = make_task(user, "Buy milk")
+    sim.lose_next(when=lambda commands: any(c["type"] == "item_add" for c in commands))
+    run_sync(user)
+    run_sync(user, retry_errors=True)  # the create is replayed without its id: healing
+    alices.status = "done"
+    alices.save()
+    run_sync(user)
+    milk = {t["id"]: t for t in sim_tasks(sim) if t["content"] == "Buy milk"}
+    assert len(milk) == 2
+    mapped = dict(TodoistTaskMap.objects.values_list("local_task_id", "todoist_task_id"))
+    bob_id, alice_id = mapped[bobs.pk], mapped[alices.pk]
+    assert alice_id != bob_id
+    assert milk[bob_id]["checked"] is False  # Bob's task untouched
+    assert milk[alice_id]["checked"] is True
