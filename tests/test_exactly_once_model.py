@@ -158,6 +158,8 @@ class ExactlyOnce(RuleBasedStateMachine):
         for task in self.tasks:
             task.refresh_from_db()
             [remote] = live.get(key(task.title), [None])
+            if task.archived and remote is None:
+                continue  # archived before it ever reached Todoist: it never goes there
             assert remote is not None, f"{task.title} is not in Todoist"
             assert remote["content"] == task.title
             closed = task.archived or task.status == Task.Status.DONE
@@ -184,3 +186,17 @@ def test_exactly_once_whatever_the_order_of_changes_faults_and_edits(sim, settin
     from hypothesis.stateful import run_state_machine_as_test
 
     run_state_machine_as_test(ExactlyOnce, settings=run)
+
+
+# -- counterexamples the model found, kept as plain tests ----------------------------------------
+
+
+def test_a_task_archived_before_it_reached_todoist_never_goes_there(user, sim, settings):
+    """Shrunk from the model (make soak): create, archive, then the final runs. Not a bug: an
+    archived task is closed in Todoist only if Todoist has it; one it never had stays out."""
+    settings.TODOIST_SYNC_ON_CHANGE = False
+    Task.objects.create(user=user, title="U0-T0", archived=True)
+    services.sync_run_execute(user_id=user.pk, reconcile=True, retry_errors=True)
+    services.sync_run_execute(user_id=user.pk, retry_errors=True)
+    assert sim.tasks("alice") == []
+    assert not TodoistTaskMap.objects.exists()
