@@ -263,6 +263,35 @@ class SimState(PersonOps):
         with self.lock:
             return json.loads(json.dumps(self.stats))
 
+    def add_account(self, name: str, token: str) -> Account:
+        """A new account (with its Inbox) opened by `token`, as OAuth consent makes one."""
+        with self.lock:
+            if name in self.accounts:
+                raise ValueError(f"account {name!r} exists")
+            user_id = str(int(hashlib.sha256(name.encode()).hexdigest()[:12], 16) % 10**8)
+            account = Account(
+                name=name, token=token, user_id=user_id, inbox_id=_stable_id(f"inbox:{name}")
+            )
+            self.accounts[name] = account
+            self._by_token[token] = account
+            self._ids.add(account.inbox_id)
+            self._create_project(
+                account, {"name": "Inbox"}, project_id=account.inbox_id, inbox=True
+            )
+            return account
+
+    def add_token(self, name: str, token: str) -> Account:
+        """Another token opening an existing account (an OAuth grant)."""
+        with self.lock:
+            account = self.accounts[name]
+            self._by_token[token] = account
+            return account
+
+    def drop_token(self, token: str) -> Account | None:
+        """Revoke a token: it answers 401 from now on. Answers its account, if it had one."""
+        with self.lock:
+            return self._by_token.pop(token, None)
+
     def find_account(self, account_or_token: str) -> Account:
         account = self.accounts.get(account_or_token) or self._by_token.get(account_or_token)
         if account is None:
