@@ -198,6 +198,39 @@ def todoist_credential_get(*, user_id: int) -> TodoistCredential | None:
     )
 
 
+def connection_kind(*, user_id: int) -> str:
+    """How the user's sync reaches Todoist: `oauth`, `token` (pasted), `shared` or `none`."""
+    from todoist_sync.services.credentials import shared_token_user
+
+    kind = TodoistCredential.objects.filter(user_id=user_id).values_list("kind", flat=True).first()
+    if kind is not None:
+        return kind
+    return "shared" if shared_token_user(user_id=user_id) else "none"
+
+
+def webhook_summary(*, user_id: int) -> dict[str, Any]:
+    """The last webhook about the user's account and how many were accepted or ignored; the
+    deliveries rejected (bad signature) are counted server-wide: they name nobody."""
+    from todoist_sync.models import TodoistWebhookCounter
+
+    row = (
+        TodoistCredential.objects.filter(user_id=user_id)
+        .values("webhook_at", "webhooks_accepted", "webhooks_ignored")
+        .first()
+    ) or {"webhook_at": None, "webhooks_accepted": 0, "webhooks_ignored": 0}
+    rejected = (
+        TodoistWebhookCounter.objects.filter(name="rejected")
+        .values_list("count", flat=True)
+        .first()
+    )
+    return {
+        "last_at": row["webhook_at"],
+        "accepted": row["webhooks_accepted"],
+        "ignored": row["webhooks_ignored"],
+        "rejected": rejected or 0,
+    }
+
+
 def sync_user_ids() -> QuerySet:
     """Ids of the users with any task: the ones a sync concerns."""
     owner = task_contract().owner_attname
