@@ -93,10 +93,10 @@ def test_the_link_carries_a_random_state_stored_only_as_digest(oauth_sim, api_cl
     assert parse_qs(urlsplit(second).query)["state"][0] != state
 
 
-def test_connect_without_oauth_configured_is_a_503(api_client, settings):
+def test_connect_without_oauth_configured_is_a_409(api_client, settings):
     settings.TODOIST_CLIENT_ID = ""
     answer = api_client.post(reverse("todoist-sync-connect"))
-    assert answer.status_code == 503
+    assert answer.status_code == 409
     assert answer.json()["code"] == "oauth_unavailable"
 
 

@@ -264,9 +264,10 @@ class TokenCheckRateLimited(TodoistSyncError):
 
 
 class OAuthUnavailable(TodoistSyncError):
-    """OAuth is not configured here (TODOIST_CLIENT_ID / TODOIST_CLIENT_SECRET unset)."""
+    """OAuth is not configured here (TODOIST_CLIENT_ID / TODOIST_CLIENT_SECRET unset): a state
+    of this server the bot answers by asking for a pasted token, as `no_token` is a 409."""
 
-    status_code = 503
+    status_code = 409
     default_detail = (
         "Connecting through Todoist is not set up on this server; paste a personal token "
         "instead (PUT /v1/sync/todoist/token), or ask its operator."

@@ -130,8 +130,7 @@ class SyncStatusApi(APIView):
                 "blocked": selectors.waiting_by_project(user_id=user_id),
                 "drift": selectors.drift_summary(user_id=user_id),
                 "account_changed_at": selectors.account_changed_at(user_id=user_id),
-                "connection": selectors.connection_kind(user_id=user_id),
-                "webhooks": selectors.webhook_summary(user_id=user_id),
+                **selectors.connection_summary(user_id=user_id),
             }
         )
         return Response(output.data)
@@ -234,10 +233,13 @@ class TodoistConnectApi(APIView):
         request=None,
         responses={
             201: ConnectOutputSerializer,
+            409: OpenApiResponse(
+                ErrorSerializer,
+                description="`oauth_unavailable`: OAuth is not set up on this server.",
+            ),
             503: OpenApiResponse(
                 ErrorSerializer,
-                description="`oauth_unavailable`: OAuth is not set up on this server; or "
-                "`token_storage_unavailable`.",
+                description="`token_storage_unavailable`: tokens cannot be stored here.",
             ),
         },
     )
