@@ -43,6 +43,7 @@ bench: $(STAMP)
 	$(PY) -m scripts.bench --rate-limit; status=$$?; \
 	$(PY) -m scripts.bench_reconcile || status=1; \
 	$(PY) -m scripts.bench_healthz || status=1; \
+	$(PY) -m scripts.bench_webhooks || status=1; \
 	$(PY) -m scripts.bench_sweep && exit $$status
 
 soak: $(STAMP)

@@ -288,6 +288,12 @@ _TODOIST_FROM_ENV = {
     "TODOIST_SHARED_PROJECT_NAME": env.str,
     "TODOIST_PROJECT_NAME": env.str,
     "TODOIST_SYNC_DEBOUNCE_SECONDS": env.float,
+    # OAuth connect and webhooks (README, "Connecting Todoist"): all three, or none.
+    "TODOIST_CLIENT_ID": env.str,
+    "TODOIST_CLIENT_SECRET": env.str,
+    "TODOIST_OAUTH_URL": env.str,
+    "TODOIST_OAUTH_REDIRECT_URL": env.str,
+    "TODOIST_RECONCILE_HOURS": env.float,
     "TODOIST_SAFETY_NET_MINUTES": env.int,
     "TODOIST_MAX_ROUNDS": env.int,
     "TODOIST_CONNECT_TIMEOUT": env.float,

@@ -11,6 +11,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("v1/", include("planner.api.urls")),
     path("v1/", include("todoist_sync.api.urls")),
+    # What Todoist calls: the OAuth callback (an HTML page) and its webhooks.
+    path("todoist/", include("todoist_sync.web_urls")),
     path("v1/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("v1/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     # Operating it (README): probes and Prometheus.

@@ -62,6 +62,7 @@ def test_get_never_answers_the_token(api_client, user, rsps):
     assert api_client.get(URL).json() == {
         "status": "none",
         "connected": False,
+        "kind": None,
         "last4": None,
         "verified_at": None,
     }
@@ -73,6 +74,7 @@ def test_get_never_answers_the_token(api_client, user, rsps):
     assert response.status_code == 200
     assert response.json()["connected"] is True and response.json()["last4"] == "cafe"
     assert response.json()["status"] == "connected"
+    assert response.json()["kind"] == "token"
     text = response.content.decode()
     assert TOKEN not in text and stored_column() not in text
 

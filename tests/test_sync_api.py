@@ -212,6 +212,8 @@ def test_status_of_a_user_without_anything(api_client):
         "blocked": [],
         "account_changed_at": None,
         "drift": {"detected": 0, "restored": 0, "reported": 0, "last_checked_at": None},
+        "connection": "shared",
+        "webhooks": {"last_at": None, "accepted": 0, "ignored": 0, "rejected": 0},
     }
 
 
@@ -316,7 +318,7 @@ def _bulk_maps(user, count: int, start: int = 0) -> None:
 
 # Counts, recent errors, the last run, running, blocked projects, account change, and drift
 # (one aggregate over the user's reconciling runs).
-STATUS_QUERIES = 7
+STATUS_QUERIES = 9
 
 
 def test_status_costs_a_fixed_number_of_queries(
@@ -326,7 +328,7 @@ def test_status_costs_a_fixed_number_of_queries(
     _bulk_maps(user, 8)
     # AUTH_QUERIES of them authenticate the key; the rest answer the status, one aggregate or
     # row each: counts, recent errors, the last run, running, blocked projects, account change,
-    # drift.
+    # drift, the connection (the credential row) and the server's rejected webhooks.
     with django_assert_max_num_queries(STATUS_QUERIES + AUTH_QUERIES) as few:
         api_client.get(STATUS)
     _bulk_maps(user, 400, start=8)
@@ -372,6 +374,8 @@ def test_schema_describes_the_sync_endpoints(api_client):
         "running",
         "blocked",
         "account_changed_at",
+        "connection",
+        "webhooks",
         "drift",
     }
     assert set(paths["/v1/sync/todoist/token"]) == {"get", "put", "delete"}

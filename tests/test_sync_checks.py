@@ -322,3 +322,38 @@ def test_the_checks_are_registered():
             call_command("check", stdout=StringIO(), stderr=StringIO())
     assert "todoist_sync.E002" in str(raised.value)
     assert "todoist_sync.E004" in str(raised.value)
+
+
+# --- E015, E016 OAuth ----------------------------------------------------------------------
+
+OAUTH = {
+    "TODOIST_CLIENT_ID": "client-1",
+    "TODOIST_CLIENT_SECRET": "secret-1",
+    "TODOIST_OAUTH_REDIRECT_URL": "https://bot.example/todoist/oauth/callback",
+}
+
+
+@pytest.mark.parametrize("missing", sorted(OAUTH))
+def test_e015_half_an_oauth_configuration(settings, missing):
+    for name, value in OAUTH.items():
+        setattr(settings, name, "" if name == missing else value)
+    [error] = checks.check_oauth()
+    assert error.id == "todoist_sync.E015" and missing in error.msg and error.hint
+
+
+def test_e015_oauth_off_or_whole_is_fine(settings):
+    assert checks.check_oauth() == []  # off: nothing set
+    for name, value in OAUTH.items():
+        setattr(settings, name, value)
+    assert checks.check_oauth() == []
+
+
+def test_e016_a_redirect_url_without_https_while_debug_is_off(settings):
+    for name, value in OAUTH.items():
+        setattr(settings, name, value)
+    settings.TODOIST_OAUTH_REDIRECT_URL = "http://bot.example/todoist/oauth/callback"
+    settings.DEBUG = False
+    [error] = checks.check_oauth()
+    assert error.id == "todoist_sync.E016" and "https" in error.hint
+    settings.DEBUG = True
+    assert checks.check_oauth() == []

@@ -29,6 +29,7 @@ from urllib.parse import urlsplit
 
 from todoist_sim.config import SimConfig
 from todoist_sim.control import CONTROL_PREFIX, handle_control
+from todoist_sim.oauth import OAuthServer
 from todoist_sim.store import API_PREFIX, ApiError, Outcome, SimState, account_names
 
 # The HTTP layer never reads more than this; `SimConfig.max_body_bytes` is the API's limit.
@@ -61,10 +62,12 @@ class _Server(ThreadingHTTPServer):
         state: SimState,
         verbose: bool,
         log_stream: TextIO | None,
+        oauth: OAuthServer | None = None,
     ) -> None:
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
         self.state = state
+        self.oauth = oauth
         self.verbose = verbose
         self.log_stream = log_stream
         self._connections: set[socket.socket] = set()
@@ -148,7 +151,10 @@ class _Handler(BaseHTTPRequestHandler):
         path = parts.path
         state = self.server.state
         try:
-            if path == CONTROL_PREFIX or path.startswith(CONTROL_PREFIX + "/"):
+            oauth = self.server.oauth
+            if oauth is not None and oauth.handles(path):
+                outcome = oauth.handle(self.command, path, parts.query, body)
+            elif path == CONTROL_PREFIX or path.startswith(CONTROL_PREFIX + "/"):
                 outcome = handle_control(self.server.state, self.command, path, body)
             elif path == API_PREFIX or path.startswith(API_PREFIX + "/"):
                 latency_ms = state.config.latency_ms
@@ -211,7 +217,8 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             self.send_response(outcome.status)
             if outcome.status != 204:
-                self.send_header("Content-Type", "application/json")
+                if "Content-Type" not in outcome.headers:
+                    self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(outcome.body)))
             for name, value in outcome.headers.items():
                 self.send_header(name, value)
@@ -255,6 +262,7 @@ class Simulator:
         if worst_case:
             config = config.worst_case()
         self._state = SimState(config, account_names(tokens))
+        self.oauth = OAuthServer(self._state)
         self._verbose = verbose
         self._log_stream = log_stream if log_stream is not None else sys.stderr
         self._server: _Server | None = None
@@ -267,8 +275,13 @@ class Simulator:
         if self._server is not None:
             raise RuntimeError("simulator already started")
         server = _Server(
-            (self.host, self._requested_port), self._state, self._verbose, self._log_stream
+            (self.host, self._requested_port),
+            self._state,
+            self._verbose,
+            self._log_stream,
+            self.oauth,
         )
+        self.oauth.webhooks.start()
         thread = threading.Thread(
             target=server.serve_forever,
             kwargs={"poll_interval": 0.05},
@@ -286,6 +299,7 @@ class Simulator:
         if server is None:
             return
         self._server = self._thread = None
+        self.oauth.webhooks.stop()
         server.shutdown()
         server.close_connections()
         server.server_close()
@@ -376,6 +390,30 @@ class Simulator:
     def clear_faults(self) -> None:
         """Forget the faults planned by `lose_next` and `fail_next` that have not hit yet."""
         self._state.clear_planned_faults()
+
+    def oauth_register(
+        self,
+        *,
+        client_id: str,
+        client_secret: str,
+        redirect_url: str,
+        webhook_url: str | None = None,
+    ) -> None:
+        """Register the one OAuth app (`todoist_sim.oauth`): its credentials, its redirect URL
+        and where its webhooks go (None: nowhere)."""
+        self.oauth.register(
+            client_id=client_id,
+            client_secret=client_secret,
+            redirect_url=redirect_url,
+            webhook_url=webhook_url,
+        )
+
+    def webhooks_configure(self, **changes: Any) -> Any:
+        """Change how webhooks travel (`todoist_sim.webhooks.WebhookConfig`)."""
+        return self.oauth.webhooks.configure(**changes)
+
+    def webhook_stats(self) -> dict[str, int]:
+        return dict(self.oauth.webhooks.stats)
 
     def reset(self) -> None:
         """Forget all tasks, dedupe memory, limit windows and stats (accounts stay)."""

@@ -10,6 +10,7 @@ import math
 from typing import Any
 from urllib.parse import urlsplit
 
+from django.conf import settings
 from django.core.checks import CheckMessage, Error, Warning
 from django.core.exceptions import FieldDoesNotExist, ImproperlyConfigured
 
@@ -336,6 +337,37 @@ def check_shared_project_name(**kwargs: Any) -> list[CheckMessage]:
     ]
 
 
+OAUTH_SETTINGS = ("TODOIST_CLIENT_ID", "TODOIST_CLIENT_SECRET", "TODOIST_OAUTH_REDIRECT_URL")
+
+
+def check_oauth(**kwargs: Any) -> list[CheckMessage]:
+    """OAuth connect and webhooks: all three settings or none, and an HTTPS callback."""
+    missing = [name for name in OAUTH_SETTINGS if not getattr(conf, name)]
+    if missing and len(missing) < len(OAUTH_SETTINGS):
+        return [
+            Error(
+                f"Half an OAuth configuration: {', '.join(missing)} not set.",
+                hint="Set TODOIST_CLIENT_ID, TODOIST_CLIENT_SECRET and TODOIST_OAUTH_REDIRECT_URL "
+                "from the app registered in Todoist's App Management Console "
+                "(https://developer.todoist.com/appconsole.html), or unset them all to keep "
+                "pasted tokens only.",
+                id="todoist_sync.E015",
+            )
+        ]
+    redirect = conf.TODOIST_OAUTH_REDIRECT_URL
+    if redirect and not settings.DEBUG and not redirect.startswith("https://"):
+        return [
+            Error(
+                f"TODOIST_OAUTH_REDIRECT_URL {redirect!r} is not HTTPS: the authorization code "
+                "would travel in clear.",
+                hint="Use the https:// address of /todoist/oauth/callback, the same as registered "
+                "in Todoist's console (plain http only with DEBUG on, for local runs).",
+                id="todoist_sync.E016",
+            )
+        ]
+    return []
+
+
 ALL_CHECKS = [
     check_task_model,
     check_token_source,
@@ -351,4 +383,5 @@ ALL_CHECKS = [
     check_drift_policy,
     check_shared_token_users,
     check_shared_project_name,
+    check_oauth,
 ]

@@ -208,5 +208,37 @@ class Settings:
         joining it. A slow queue costs at most a second run, which the lease makes harmless."""
         return getattr(settings, "TODOIST_QUEUED_STALE_SECONDS", 60.0)
 
+    @property
+    def TODOIST_CLIENT_ID(self) -> str:
+        """The app's OAuth client id (Todoist's App Management Console). With the secret set
+        too, users connect through OAuth and webhooks are answered."""
+        return getattr(settings, "TODOIST_CLIENT_ID", "") or ""
+
+    @property
+    def TODOIST_CLIENT_SECRET(self) -> str:
+        """The app's OAuth client secret: exchanges codes, revokes tokens, signs webhooks."""
+        return getattr(settings, "TODOIST_CLIENT_SECRET", "") or ""
+
+    @property
+    def TODOIST_OAUTH_URL(self) -> str:
+        """Where `/oauth/authorize` and `/oauth/access_token` are (the simulator's in tests)."""
+        return getattr(settings, "TODOIST_OAUTH_URL", "https://todoist.com") or ""
+
+    @property
+    def TODOIST_OAUTH_REDIRECT_URL(self) -> str:
+        """The callback's absolute URL, exactly as registered in Todoist's console."""
+        return getattr(settings, "TODOIST_OAUTH_REDIRECT_URL", "") or ""
+
+    @property
+    def TODOIST_RECONCILE_HOURS(self) -> float:
+        """With webhooks on, how often an OAuth-connected user's account is still read whole
+        (the backstop for lost deliveries); the push safety net keeps its own interval."""
+        return getattr(settings, "TODOIST_RECONCILE_HOURS", 24.0)
+
+    @property
+    def oauth_enabled(self) -> bool:
+        """OAuth connect and webhooks are on: both the client id and secret are set."""
+        return bool(self.TODOIST_CLIENT_ID and self.TODOIST_CLIENT_SECRET)
+
 
 conf = Settings()

@@ -261,3 +261,48 @@ class TokenCheckRateLimited(TodoistSyncError):
         self.retry_after = retry_after
         # As DRF's Throttled: its handler answers `wait` (whole seconds) as Retry-After.
         self.wait = math.ceil(retry_after) if retry_after > 0 else None
+
+
+class OAuthUnavailable(TodoistSyncError):
+    """OAuth is not configured here (TODOIST_CLIENT_ID / TODOIST_CLIENT_SECRET unset): a state
+    of this server the bot answers by asking for a pasted token, as `no_token` is a 409."""
+
+    status_code = 409
+    default_detail = (
+        "Connecting through Todoist is not set up on this server; paste a personal token "
+        "instead (PUT /v1/sync/todoist/token), or ask its operator."
+    )
+    default_code = "oauth_unavailable"
+
+
+class OAuthStateInvalid(TodoistSyncError):
+    """The callback's `state` is unknown, expired, used, or another user's: nothing stored."""
+
+    status_code = 400
+    default_detail = (
+        "This connection link is no longer valid (expired, already used, or not yours). "
+        "Ask the bot for a new one and open it within 10 minutes."
+    )
+    default_code = "oauth_state_invalid"
+
+
+class OAuthDenied(TodoistSyncError):
+    """The person declined the connection on Todoist's consent page."""
+
+    status_code = 200
+    default_detail = (
+        "You declined the connection in Todoist: nothing was connected. Ask the bot for a new "
+        "link if you change your mind."
+    )
+    default_code = "oauth_denied"
+
+
+class OAuthExchangeFailed(TodoistSyncError):
+    """Todoist did not give a token for the code (it refused it, or could not be reached)."""
+
+    status_code = 502
+    default_detail = (
+        "Todoist did not complete the connection; nothing was connected. Ask the bot for a new "
+        "link and try again."
+    )
+    default_code = "oauth_exchange_failed"

@@ -27,9 +27,9 @@ from todoist_sync.exceptions import TodoistRateLimitedError
 
 try:
     from prometheus_client import Counter
-    from prometheus_client.core import GaugeMetricFamily
+    from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 except ImportError:  # a reusable app: metrics are optional
-    Counter = GaugeMetricFamily = None
+    Counter = CounterMetricFamily = GaugeMetricFamily = None
 
 logger = logging.getLogger(__name__)
 
@@ -126,6 +126,25 @@ class SyncCollector:
             "Seconds since the oldest pending mapping last changed (0 when none is pending): "
             "a run that sends it, or finds its project full, changes it.",
             value=(timezone.now() - oldest).total_seconds() if oldest else 0.0,
+        )
+
+        from todoist_sync.webhooks import webhook_counters
+
+        hooks = webhook_counters()
+        deliveries = CounterMetricFamily(
+            "todoist_sync_webhooks",
+            "Todoist webhook deliveries, by outcome: accepted (a reconcile queued), ignored (an "
+            "echo of our own write, an unknown item or user, a repeat), rejected (bad signature).",
+            labels=["outcome"],
+        )
+        for name in ("accepted", "ignored", "rejected"):
+            deliveries.add_metric([name], hooks[name])
+        yield deliveries
+        last = hooks["last_at"]
+        yield GaugeMetricFamily(
+            "todoist_sync_webhook_last_received_timestamp_seconds",
+            "When the last Todoist webhook delivery came (Unix time; 0: never).",
+            value=last.timestamp() if last else 0.0,
         )
 
         from django_q.brokers import get_broker

@@ -296,12 +296,27 @@ class RateBudget(models.Model):
 class TodoistCredential(models.Model):
     """A user's own Todoist token, encrypted at rest; only its last four characters are shown."""
 
+    class Kind(models.TextChoices):
+        TOKEN = "token", _("Pasted personal token")
+        OAUTH = "oauth", _("Connected through OAuth")
+
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="todoist_credential"
     )
     token_encrypted = models.TextField()
     token_last4 = models.CharField(max_length=4)
     verified_at = models.DateTimeField(null=True, blank=True)
+    # OAuth tokens are the app's to revoke on disconnect; pasted ones are the person's.
+    kind = models.CharField(_("kind"), max_length=8, choices=Kind.choices, default=Kind.TOKEN)
+    # Whose Todoist account the token opens: a webhook's `user_id` finds the user by it.
+    todoist_user_id = models.CharField(
+        _("Todoist user id"), max_length=64, blank=True, db_index=True
+    )
+    # Webhooks about this user's account: the last one, and those that queued a reconcile or
+    # were ignored (an echo of our own write, an item no mapping knows, a repeat).
+    webhook_at = models.DateTimeField(_("last webhook at"), null=True, blank=True)
+    webhooks_accepted = models.PositiveIntegerField(_("webhooks accepted"), default=0)
+    webhooks_ignored = models.PositiveIntegerField(_("webhooks ignored"), default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -311,3 +326,65 @@ class TodoistCredential(models.Model):
 
     def __str__(self) -> str:
         return f"Todoist token …{self.token_last4} of user {self.user_id}"
+
+
+class TodoistOAuthState(models.Model):
+    """One `state` of an OAuth connect: random, single-use, bound to the user, expiring. Only its
+    digest is stored, so the table cannot be replayed from a database copy."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="todoist_oauth_states"
+    )
+    digest = models.CharField(max_length=64, unique=True)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("Todoist OAuth state")
+        verbose_name_plural = _("Todoist OAuth states")
+        indexes = [models.Index(fields=["expires_at"], name="todoist_oauth_state_expiry")]
+
+    def __str__(self) -> str:
+        return f"OAuth state of user {self.user_id} until {self.expires_at:%Y-%m-%d %H:%M}"
+
+
+class TodoistRevocation(models.Model):
+    """An OAuth token disconnected here and still to be revoked at Todoist: no user's sync uses
+    it any more; it waits encrypted until Todoist confirms, then the row goes."""
+
+    token_encrypted = models.TextField()
+    token_last4 = models.CharField(max_length=4)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("Todoist token revocation")
+        verbose_name_plural = _("Todoist token revocations")
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"revocation of …{self.token_last4}"
+
+
+class TodoistWebhookDelivery(models.Model):
+    """A webhook delivery seen (by X-Todoist-Delivery-ID): a repeat is ignored. Pruned after a
+    couple of days (Todoist retries for 45 minutes)."""
+
+    delivery_id = models.CharField(max_length=128, unique=True)
+    received_at = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return self.delivery_id
+
+
+class TodoistWebhookCounter(models.Model):
+    """Webhook deliveries by outcome, for /metrics: `accepted`, `ignored`, `rejected`."""
+
+    name = models.CharField(max_length=16, primary_key=True)
+    count = models.PositiveBigIntegerField(default=0)
+    last_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.count}"

@@ -198,6 +198,39 @@ def todoist_credential_get(*, user_id: int) -> TodoistCredential | None:
     )
 
 
+def connection_summary(*, user_id: int) -> dict[str, Any]:
+    """How the user's sync reaches Todoist (`oauth`, `token` (pasted), `shared` or `none`), and
+    Todoist's webhooks about their account: the last one, how many were accepted or ignored.
+    Deliveries rejected (bad signature) are counted server-wide: they name nobody. Two queries
+    (three for a user without a token of their own, unless the shared token syncs everyone)."""
+    from todoist_sync.models import TodoistWebhookCounter
+    from todoist_sync.services.credentials import shared_token_allowed
+
+    row = (
+        TodoistCredential.objects.filter(user_id=user_id)
+        .values("kind", "webhook_at", "webhooks_accepted", "webhooks_ignored")
+        .first()
+    )
+    if row is not None:
+        kind = row["kind"]
+    elif conf.TODOIST_API_TOKEN and shared_token_allowed(user_id=user_id):
+        kind = "shared"
+    else:
+        kind = "none"
+    row = row or {"webhook_at": None, "webhooks_accepted": 0, "webhooks_ignored": 0}
+    counters = TodoistWebhookCounter.objects.filter(name="rejected")
+    rejected = counters.values_list("count", flat=True).first()
+    return {
+        "connection": kind,
+        "webhooks": {
+            "last_at": row["webhook_at"],
+            "accepted": row["webhooks_accepted"],
+            "ignored": row["webhooks_ignored"],
+            "rejected": rejected or 0,
+        },
+    }
+
+
 def sync_user_ids() -> QuerySet:
     """Ids of the users with any task: the ones a sync concerns."""
     owner = task_contract().owner_attname

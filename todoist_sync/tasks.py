@@ -31,3 +31,10 @@ def safety_net_sweep() -> dict[str, Any]:
 def safety_net_slice(user_ids: list[int]) -> dict[str, Any]:
     """One slice of a sweep: queue a run of each of these users not already queued or running."""
     return {"queued": safety_net.safety_net_slice(user_ids=user_ids)}
+
+
+def todoist_token_revoke(revocation_id: int) -> dict[str, Any]:
+    """Revoke one disconnected OAuth token at Todoist (retried by its own schedule)."""
+    from todoist_sync.services.revocations import revocation_attempt
+
+    return {"revoked": revocation_attempt(revocation_id=revocation_id)}

@@ -10,7 +10,7 @@ import base64
 import binascii
 import json
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -67,6 +67,11 @@ class Account:
     changes: dict[tuple[str, str], int] = field(default_factory=dict)
     # Active task ids per project, kept as tasks change, so the cap costs no scan per create.
     active: dict[str, set[str]] = field(default_factory=dict)
+    # Called (under the state lock) after each change, with (account, resource, id): the
+    # webhook dispatcher's hook (`todoist_sim.webhooks`); None: nobody listens.
+    listener: Callable[[Account, str, str], None] | None = field(
+        default=None, repr=False, compare=False
+    )
 
     def index(self, task: dict[str, Any], *, old_project: str | None = None) -> None:
         """Record whether the task is active in its project (after any change to it)."""
@@ -97,6 +102,8 @@ class Account:
         key = (resource, object_id)
         self.changes.pop(key, None)
         self.changes[key] = self.version
+        if self.listener is not None:
+            self.listener(self, resource, object_id)
 
     def changed_since(self, version: int) -> list[tuple[str, str]]:
         """Keys changed after `version`, oldest change first; cost grows with the answer only."""

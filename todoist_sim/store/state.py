@@ -278,11 +278,39 @@ class SimState(PersonOps):
         account.tokens.append(token)
         self._by_token[token] = account
 
-    def add_token(self, account_or_token: str, token: str) -> None:
-        """Let `token` open the account too (it then shares the account's data and limits).
-        KeyError: no such account; ValueError: the token is empty or opens an account already."""
+    def add_token(self, account_or_token: str, token: str) -> Account:
+        """Let `token` open the account too (it then shares the account's data and limits), as
+        a second client or an OAuth grant does. KeyError: no such account; ValueError: the
+        token is empty or opens an account already."""
         with self.lock:
-            self._add_token(self.find_account(account_or_token), token)
+            account = self.find_account(account_or_token)
+            self._add_token(account, token)
+            return account
+
+    def add_account(self, name: str, token: str) -> Account:
+        """A new account (with its Inbox) opened by `token`, as OAuth consent makes one."""
+        with self.lock:
+            if name in self.accounts:
+                raise ValueError(f"account {name!r} exists")
+            user_id = str(int(hashlib.sha256(name.encode()).hexdigest()[:12], 16) % 10**8)
+            account = Account(
+                name=name, tokens=[], user_id=user_id, inbox_id=_stable_id(f"inbox:{name}")
+            )
+            self._add_token(account, token)
+            self.accounts[name] = account
+            self._ids.add(account.inbox_id)
+            self._create_project(
+                account, {"name": "Inbox"}, project_id=account.inbox_id, inbox=True
+            )
+            return account
+
+    def drop_token(self, token: str) -> Account | None:
+        """Revoke a token: it answers 401 from now on. Answers its account, if it had one."""
+        with self.lock:
+            account = self._by_token.pop(token, None)
+            if account is not None and token in account.tokens:
+                account.tokens.remove(token)
+            return account
 
     def find_account(self, account_or_token: str) -> Account:
         account = self.accounts.get(account_or_token) or self._by_token.get(account_or_token)

@@ -187,7 +187,27 @@ class DriftSerializer(serializers.Serializer):
     )
 
 
+class WebhookSummarySerializer(serializers.Serializer):
+    last_at = serializers.DateTimeField(
+        allow_null=True, help_text="When Todoist last sent a webhook about your account."
+    )
+    accepted = serializers.IntegerField(help_text="Webhooks that queued a reconcile.")
+    ignored = serializers.IntegerField(
+        help_text="Webhooks ignored: an echo of the sync's own write, an item it does not "
+        "know, or a repeated delivery."
+    )
+    rejected = serializers.IntegerField(
+        help_text="Deliveries refused for a bad signature (server-wide: they name nobody)."
+    )
+
+
 class SyncStatusOutputSerializer(serializers.Serializer):
+    connection = serializers.ChoiceField(
+        choices=["oauth", "token", "shared", "none"],
+        help_text="How your sync reaches Todoist: connected through OAuth, a pasted personal "
+        "token, the server's shared token, or not at all.",
+    )
+    webhooks = WebhookSummarySerializer(help_text="Todoist's webhooks (OAuth connections only).")
     counts = StateCountsSerializer(help_text="The user's task mappings by sync state.")
     errors = ErrorCountsSerializer(help_text="Mappings in error: retried later, or permanent.")
     recent_errors = RecentErrorSerializer(many=True, help_text="Newest first, at most 20.")
@@ -253,5 +273,21 @@ class TodoistTokenOutputSerializer(serializers.Serializer):
         "open it (they changed); it cannot sync until connected again.",
     )
     connected = serializers.BooleanField(help_text="Whether a token is stored, readable or not.")
+    kind = serializers.ChoiceField(
+        choices=["oauth", "token"],
+        allow_null=True,
+        help_text="`oauth`: connected through Todoist's consent page (revoked on disconnect); "
+        "`token`: a pasted personal token.",
+    )
     last4 = serializers.CharField(allow_null=True)
     verified_at = serializers.DateTimeField(allow_null=True)
+
+
+# -- OAuth connect -------------------------------------------------------------------------------
+
+
+class ConnectOutputSerializer(serializers.Serializer):
+    authorize_url = serializers.URLField(
+        help_text="Open it to approve the connection in Todoist; single use."
+    )
+    expires_at = serializers.DateTimeField(help_text="The link works until then (10 minutes).")

@@ -2,7 +2,13 @@ from __future__ import annotations
 
 from django.urls import path, register_converter
 
-from todoist_sync.api.views import ChatProjectApi, SyncStatusApi, SyncTriggerApi, TodoistTokenApi
+from todoist_sync.api.views import (
+    ChatProjectApi,
+    SyncStatusApi,
+    SyncTriggerApi,
+    TodoistConnectApi,
+    TodoistTokenApi,
+)
 
 
 class SignedIntConverter:
@@ -23,6 +29,7 @@ urlpatterns = [
     path("sync/todoist", SyncTriggerApi.as_view(), name="todoist-sync"),
     path("sync/todoist/status", SyncStatusApi.as_view(), name="todoist-sync-status"),
     path("sync/todoist/token", TodoistTokenApi.as_view(), name="todoist-sync-token"),
+    path("sync/todoist/connect", TodoistConnectApi.as_view(), name="todoist-sync-connect"),
     path(
         "sync/todoist/chats/<chat_id:chat_id>",
         ChatProjectApi.as_view(),

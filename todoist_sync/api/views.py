@@ -25,6 +25,7 @@ from todoist_sync import selectors, services
 from todoist_sync.api.serializers import (
     ChatProjectInputSerializer,
     ChatProjectOutputSerializer,
+    ConnectOutputSerializer,
     ErrorSerializer,
     SyncRunOutputSerializer,
     SyncStatusOutputSerializer,
@@ -129,6 +130,7 @@ class SyncStatusApi(APIView):
                 "blocked": selectors.waiting_by_project(user_id=user_id),
                 "drift": selectors.drift_summary(user_id=user_id),
                 "account_changed_at": selectors.account_changed_at(user_id=user_id),
+                **selectors.connection_summary(user_id=user_id),
             }
         )
         return Response(output.data)
@@ -188,7 +190,9 @@ class TodoistTokenApi(APIView):
     @extend_schema(
         operation_id="todoist_token_delete",
         summary="Disconnect your own Todoist token",
-        description="Deletes the stored token (a no-op when none is connected).",
+        description="Deletes the stored token at once (a no-op when none is connected). A token "
+        "connected through OAuth is also revoked at Todoist, by a job that retries while "
+        "Todoist is down.",
         responses={204: None},
     )
     def delete(self, request: Request) -> Response:
@@ -207,10 +211,44 @@ class TodoistTokenApi(APIView):
             {
                 "status": state,
                 "connected": credential is not None,
+                "kind": credential.kind if credential else None,
                 "last4": credential.token_last4 if credential else None,
                 "verified_at": credential.verified_at if credential else None,
             }
         ).data
+
+
+class TodoistConnectApi(APIView):
+    """A link that connects the user's Todoist through OAuth, for the bot to send."""
+
+    permission_classes = [IsAuthenticated]
+    throttle_scope = "todoist_sync.token_check"
+
+    @extend_schema(
+        operation_id="todoist_connect",
+        summary="A link to connect your Todoist (OAuth)",
+        description="Open `authorize_url` and approve in Todoist: Todoist sends you back to "
+        "this server, which stores the connection (replacing, and revoking, any earlier one). "
+        "The link is single-use and expires after 10 minutes.",
+        request=None,
+        responses={
+            201: ConnectOutputSerializer,
+            409: OpenApiResponse(
+                ErrorSerializer,
+                description="`oauth_unavailable`: OAuth is not set up on this server.",
+            ),
+            503: OpenApiResponse(
+                ErrorSerializer,
+                description="`token_storage_unavailable`: tokens cannot be stored here.",
+            ),
+        },
+    )
+    def post(self, request: Request) -> Response:
+        link = services.oauth_connect_start(user=request.user)
+        output = ConnectOutputSerializer(
+            {"authorize_url": link.authorize_url, "expires_at": link.expires_at}
+        )
+        return Response(output.data, status=status.HTTP_201_CREATED)
 
 
 class ChatProjectApi(APIView):

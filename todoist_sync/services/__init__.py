@@ -12,12 +12,14 @@ these functions, so they cannot drift apart. One module a responsibility:
 - `settling`: what the answers do to each mapping (the error policy);
 - `persistence`: the exactly-once commit and batched mapping writes;
 - `coordination`: the per-user lease and the per-token rate budget;
-- `credentials`: which token a user's sync uses.
+- `credentials`: which token a user's sync uses;
+- `connections` and `revocations`: connecting through OAuth, and revoking tokens at Todoist.
 """
 
 from __future__ import annotations
 
 from todoist_sync.exceptions import NoTodoistToken
+from todoist_sync.services.connections import oauth_connect_finish, oauth_connect_start
 from todoist_sync.services.coordination import (
     lease_acquire,
     lease_release,
@@ -58,6 +60,8 @@ __all__ = [
     "lease_renew",
     "mappings_reconcile",
     "mappings_resync",
+    "oauth_connect_finish",
+    "oauth_connect_start",
     "rate_budget_acquire",
     "rate_budget_block",
     "safety_net_install",

@@ -9,6 +9,7 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ImproperlyConfigured
+from django.db import transaction
 from django.utils import timezone
 
 from todoist_sync.conf import conf
@@ -134,24 +135,61 @@ def todoist_credential_connect(
         )
         raise TokenCheckUnavailable from None
     rate_budget_note(key=budget_key)
+    credential = todoist_credential_store(
+        user=user,
+        token=token,
+        encrypted=encrypted,
+        kind=TodoistCredential.Kind.TOKEN,
+        todoist_user=todoist_user,
+    )
+    event_record(user_id=user.pk, message=f"Todoist token …{token[-4:]} connected.")
+    return credential
+
+
+@transaction.atomic
+def todoist_credential_store(
+    *, user: Any, token: str, encrypted: str, kind: str, todoist_user: dict[str, Any]
+) -> TodoistCredential:
+    """Store a checked token as the user's own (replacing any other). An OAuth token it
+    replaces is revoked at Todoist (by a job: `services.revocations`)."""
+    from todoist_sync.services.revocations import revocation_queue
+
+    old = TodoistCredential.objects.select_for_update().filter(user=user).first()
+    if old is not None and old.kind == TodoistCredential.Kind.OAUTH:
+        try:
+            same = decrypt_token(old.token_encrypted) == token
+        except (TokenDecryptError, ImproperlyConfigured):
+            same = False
+        if not same:
+            revocation_queue(token_encrypted=old.token_encrypted, last4=old.token_last4)
     credential, _ = TodoistCredential.objects.update_or_create(
         user=user,
         defaults={
             "token_encrypted": encrypted,
             "token_last4": token[-4:],
             "verified_at": timezone.now(),
+            "kind": kind,
+            "todoist_user_id": str(todoist_user["id"]),
         },
     )
     todoist_account_identify(user_id=user.pk, token=token, todoist_user=todoist_user)
-    event_record(user_id=user.pk, message=f"Todoist token …{token[-4:]} connected.")
     return credential
 
 
+@transaction.atomic
 def todoist_credential_disconnect(*, user: Any) -> bool:
-    deleted, _ = TodoistCredential.objects.filter(user=user).delete()
-    if deleted:
-        event_record(user_id=user.pk, message="Todoist token disconnected.")
-    return bool(deleted)
+    """Forget the user's own token at once; an OAuth one is also revoked at Todoist, by a job
+    that retries while Todoist is down (the disconnect itself never waits for Todoist)."""
+    from todoist_sync.services.revocations import revocation_queue
+
+    credential = TodoistCredential.objects.select_for_update().filter(user=user).first()
+    if credential is None:
+        return False
+    if credential.kind == TodoistCredential.Kind.OAUTH:
+        revocation_queue(token_encrypted=credential.token_encrypted, last4=credential.token_last4)
+    credential.delete()
+    event_record(user_id=user.pk, message="Todoist token disconnected.")
+    return True
 
 
 @dataclass(frozen=True)

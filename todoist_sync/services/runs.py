@@ -27,6 +27,8 @@ logger = logging.getLogger(__name__)
 
 JOB_FUNC = "todoist_sync.tasks.sync_todoist"
 State = TodoistTaskMap.SyncState
+# Triggers that come in bursts (saves, Todoist's webhooks): a burst becomes one run.
+DEBOUNCED_TRIGGERS = frozenset({"change", "webhook"})
 
 
 def queue_job(run: SyncRun) -> None:
@@ -67,7 +69,7 @@ def sync_enqueue(
     ):
         return existing
     not_before = None
-    if trigger == "change" and conf.TODOIST_SYNC_DEBOUNCE_SECONDS > 0:
+    if trigger in DEBOUNCED_TRIGGERS and conf.TODOIST_SYNC_DEBOUNCE_SECONDS > 0:
         last = selectors.last_queued_at(user_id=user.pk)
         window = timedelta(seconds=conf.TODOIST_SYNC_DEBOUNCE_SECONDS)
         if last is not None and timezone.now() < last + window:

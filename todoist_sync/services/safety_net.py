@@ -22,8 +22,9 @@ from todoist_sync import selectors
 from todoist_sync.conf import conf
 from todoist_sync.events import TOPIC
 from todoist_sync.exceptions import NoTodoistToken
-from todoist_sync.models import SyncRun
+from todoist_sync.models import SyncRun, TodoistCredential
 from todoist_sync.services.runs import sync_enqueue
+from todoist_sync.webhooks import deliveries_prune
 
 SWEEP_SCHEDULE = "todoist-safety-net"
 SWEEP_FUNC = "todoist_sync.tasks.safety_net_sweep"
@@ -59,6 +60,7 @@ def safety_net_sweep(*, now: datetime | None = None) -> int:
     the first slice now, each later one by its own ONCE schedule. Answers the users covered."""
     now = now or timezone.now()
     runs_prune(before=now - timedelta(days=conf.TODOIST_RUN_RETENTION_DAYS))
+    deliveries_prune()
     user_ids = list(selectors.safety_net_user_ids())
     interval = conf.TODOIST_SAFETY_NET_MINUTES * 60
     total = len(user_ids)
@@ -93,16 +95,38 @@ def runs_prune(*, before: datetime) -> int:
     return deleted
 
 
+def webhook_users_reconciled_lately(
+    *, user_ids: Sequence[int], now: datetime | None = None
+) -> set[int]:
+    """Of these users, those connected through OAuth (so Todoist's webhooks tell their changes)
+    whose account was read within TODOIST_RECONCILE_HOURS: their safety-net run only pushes."""
+    if not conf.oauth_enabled or not user_ids:
+        return set()
+    now = now or timezone.now()
+    oauth_users = TodoistCredential.objects.filter(
+        user_id__in=user_ids, kind=TodoistCredential.Kind.OAUTH
+    ).values_list("user_id", flat=True)
+    since = now - timedelta(hours=conf.TODOIST_RECONCILE_HOURS)
+    return set(
+        SyncRun.objects.filter(user_id__in=oauth_users, reconciled_at__gte=since)
+        .values_list("user_id", flat=True)
+        .distinct()
+    )
+
+
 def safety_net_slice(*, user_ids: Sequence[int]) -> int:
     """Queue a safety-net run of each of these users, unless one is queued or running.
     Answers how many were queued."""
     busy = selectors.users_with_active_run(user_ids=user_ids)
     users = get_user_model().objects.in_bulk([pk for pk in user_ids if pk not in busy])
+    backstop = webhook_users_reconciled_lately(user_ids=list(users))
     queued = 0
     for user in users.values():
         try:
-            # The periodic run is also when changes made in Todoist are looked for (drift).
-            sync_enqueue(user=user, trigger="safety-net", reconcile=True)
+            # The periodic run is also when changes made in Todoist are looked for (drift);
+            # for users whose changes arrive by webhook, only every TODOIST_RECONCILE_HOURS.
+            reconcile = user.pk not in backstop
+            sync_enqueue(user=user, trigger="safety-net", reconcile=reconcile)
         except NoTodoistToken:  # disconnected since the sweep read the users: nothing to do
             continue
         queued += 1
