@@ -49,8 +49,8 @@ bench: $(STAMP)
 soak: $(STAMP)
 	SOAK_SIZE=large $(PY) -m pytest -m soak -p no:randomly
 
-# The reusable app alone, as a wheel in dist/ (pyproject.toml; README "Use todoist_sync in your
-# own project"). setuptools' build/ is removed first: it keeps deleted modules and would ship them.
+# The reusable app alone, as a wheel in dist/ (pyproject.toml; docs/reuse.md: use todoist_sync in your
+# own project). setuptools' build/ is removed first: it keeps deleted modules and would ship them.
 .PHONY: wheel
 wheel: $(STAMP)
 	rm -rf build *.egg-info

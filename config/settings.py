@@ -1,4 +1,4 @@
-"""Django settings for planner. Every value comes from the environment (see README.md)."""
+"""Django settings for planner. Every value comes from the environment (see docs/configuration.md)."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     # DRF's plain-text keys: no longer an authentication class; kept so that
-    # `manage.py hash_api_keys` can move the keys issued before knox (see README).
+    # `manage.py hash_api_keys` can move the keys issued before knox (see docs/api.md).
     "rest_framework.authtoken",
     # API keys stored as a digest only (knox, named "API keys (bots)" in the admin).
     "planner.apps.ApiKeysConfig",
@@ -288,7 +288,7 @@ _TODOIST_FROM_ENV = {
     "TODOIST_SHARED_PROJECT_NAME": env.str,
     "TODOIST_PROJECT_NAME": env.str,
     "TODOIST_SYNC_DEBOUNCE_SECONDS": env.float,
-    # OAuth connect and webhooks (README, "Connecting Todoist"): all three, or none.
+    # OAuth connect and webhooks (docs/connecting-todoist.md): all three, or none.
     "TODOIST_CLIENT_ID": env.str,
     "TODOIST_CLIENT_SECRET": env.str,
     "TODOIST_OAUTH_URL": env.str,
@@ -309,7 +309,7 @@ for _name, _read in _TODOIST_FROM_ENV.items():
     if _name in env.ENVIRON:
         globals()[_name] = _read(_name)
 
-# Operating it (README): /metrics for Prometheus, to a bearer token or to these addresses
+# Operating it (docs/operations.md): /metrics for Prometheus, to a bearer token or to these addresses
 # (or networks); with neither set it answers 404.
 METRICS_TOKEN = env("METRICS_TOKEN", default="")
 METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=[])

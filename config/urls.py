@@ -15,7 +15,7 @@ urlpatterns = [
     path("todoist/", include("todoist_sync.web_urls")),
     path("v1/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("v1/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
-    # Operating it (README): probes and Prometheus.
+    # Operating it (docs/operations.md): probes and Prometheus.
     path("healthz", HealthView.as_view(), name="healthz"),
     path("metrics", metrics, name="metrics"),
 ]

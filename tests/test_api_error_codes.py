@@ -1,6 +1,6 @@
 """Every API error body carries a stable machine `code` next to its `detail` (and, for invalid
 input, the per-field messages under `fields`): one case per code, each provoked the way a client
-would, and the codes documented in the OpenAPI schema and the README."""
+would, and the codes documented in the OpenAPI schema and docs/api.md."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ from todoist_sync.tokens import encrypt_token, token_key
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("queued_jobs")]
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+API_DOCS = Path(__file__).resolve().parent.parent / "docs" / "api.md"
 TRIGGER = "/v1/sync/todoist"
 TOKEN_URL = "/v1/sync/todoist/token"
 TOKEN = "0123456789abcdef0123456789abcdefcafe"
@@ -255,8 +255,8 @@ def test_the_schema_documents_the_error_body_on_every_error_answer(api_client):
     assert all(f"`{code}`" in error["properties"]["code"]["description"] for code in CODES)
 
 
-def test_the_readme_tables_every_code():
-    text = README.read_text()
+def test_the_api_docs_table_every_code():
+    text = API_DOCS.read_text()
     table = {m.group(1) for m in re.finditer(r"^\| `([a-z_]+)` \| \d{3} \|", text, re.M)}
     assert table == set(CODES)
 

@@ -3,7 +3,7 @@
 - Counters, counted where the sync sends (`services/transport.py`): Todoist requests by outcome
   (`ok`, or the error's kind), 429 answers, and the waits for the request budget. They count in
   the process that sends, a qcluster worker: for the web process's /metrics to add them up, run
-  both with prometheus_client's multiprocess mode (README, "Operating it").
+  both with prometheus_client's multiprocess mode (docs/operations.md).
 - `SyncCollector`: figures read from the database at each scrape (runs and mappings by state, the
   age of the oldest pending mapping, the django-q2 queue's depth). The host registers it in the
   registry its /metrics view serves.

@@ -1,6 +1,6 @@
 """The field mapping, local task -> Todoist, and the plan of commands: pure functions, no I/O.
 
-Mapping (deterministic; README.md "Field mapping" documents it):
+Mapping (deterministic; docs/sync.md "Field mapping" documents it):
 
 - title -> `content` (1..500 characters after trimming), description -> `description`
 - priority 1..4 (1 most urgent, shown as p1) -> Todoist `priority` 5 - p (4 is Todoist's p1)

@@ -56,7 +56,7 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.TokenAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    # The app's one error shape, with a machine `code` (README, "Errors: a code for the bot").
+    # The app's one error shape, with a machine `code` (docs/api.md, "Errors: a code for the bot").
     "EXCEPTION_HANDLER": "todoist_sync.api.exceptions.exception_handler",
 }
 

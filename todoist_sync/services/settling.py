@@ -1,6 +1,6 @@
 """What Todoist's answers do to a mapping: synced, pending again, retried later, or in error.
 
-The single place for the error policy of one task (README "Error policy"); the policy itself is
+The single place for the error policy of one task (docs/sync.md, "Error policy"); the policy itself is
 read off the error's class (`todoist_sync.exceptions`).
 """
 
