@@ -1,4 +1,4 @@
-"""Django settings for planner. Every value comes from the environment (see docs/configuration.md)."""
+"""Django settings for planner. Every value comes from the environment (docs/configuration.md)."""
 
 from __future__ import annotations
 
@@ -309,8 +309,8 @@ for _name, _read in _TODOIST_FROM_ENV.items():
     if _name in env.ENVIRON:
         globals()[_name] = _read(_name)
 
-# Operating it (docs/operations.md): /metrics for Prometheus, to a bearer token or to these addresses
-# (or networks); with neither set it answers 404.
+# Operating it (docs/operations.md): /metrics for Prometheus, to a bearer token or to these
+# addresses (or networks); with neither set it answers 404.
 METRICS_TOKEN = env("METRICS_TOKEN", default="")
 METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=[])
 for _allowed in METRICS_ALLOWED_IPS:

@@ -1,8 +1,9 @@
 """The API's request limits, counted in Django's default cache (Redis when REDIS_URL is set).
 
 A view names its scope (`throttle_scope = "tasks.write"`); the rate of each scope is in
-REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], from the environment (see docs/configuration.md). Rates are read at
-each request, not at import as DRF's own classes do, so `override_settings` works in tests.
+REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], from the environment (see docs/configuration.md).
+Rates are read at each request, not at import as DRF's own classes do, so `override_settings`
+works in tests.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """What Todoist's answers do to a mapping: synced, pending again, retried later, or in error.
 
-The single place for the error policy of one task (docs/sync.md, "Error policy"); the policy itself is
-read off the error's class (`todoist_sync.exceptions`).
+The single place for the error policy of one task (docs/sync.md, "Error policy"); the policy
+itself is read off the error's class (`todoist_sync.exceptions`).
 """
 
 from __future__ import annotations
