@@ -117,8 +117,7 @@ def test_mapping_rows_are_the_only_reference_for_updates(user, sim, sim_token):
     task = make_task(user, "One")
     run_sync(user)
     # Another Todoist task with the same content exists: the mapping, not the content, decides.
-    todoist = services.todoist_client(token=sim_token)
-    other = todoist.create_task({"content": "One"}, request_id="x-1")
+    other = sim.person_add_task("alice", "One")
     mapping = TodoistTaskMap.objects.get(local_task=task)
     mapping.todoist_task_id = other["id"]
     mapping.save()

@@ -67,24 +67,7 @@ def _error_body(status: int, tag: str | None, message: str, **extra) -> dict:
 # Requests: URL, method, headers, body, timeouts
 
 
-def test_create_task_sends_post_with_auth_request_id_body_and_timeouts(rsps, client):
-    rsps.post(f"{BASE}/tasks", json=TASK)
-
-    result = client.create_task({"content": "Buy milk", "priority": 4}, request_id="req-123")
-
-    assert result == TASK
-    assert len(rsps.calls) == 1
-    request = rsps.calls[0].request
-    assert request.method == "POST"
-    assert request.url == f"{BASE}/tasks"
-    assert request.headers["Authorization"] == f"Bearer {TOKEN}"
-    assert request.headers["X-Request-Id"] == "req-123"
-    assert request.headers["Content-Type"] == "application/json"
-    assert json.loads(request.body) == {"content": "Buy milk", "priority": 4}
-    assert request.req_kwargs["timeout"] == (3.0, 7.0)
-
-
-def test_update_task_posts_to_task_url_without_request_id(rsps, client):
+def test_update_task_posts_to_task_url_with_auth_body_and_timeouts(rsps, client):
     rsps.post(f"{BASE}/tasks/6X7rM8997g3RQmvh", json={**TASK, "content": "Buy oat milk"})
 
     result = client.update_task("6X7rM8997g3RQmvh", {"content": "Buy oat milk"})
@@ -462,30 +445,6 @@ def test_sync_unreadable_command_status_is_transient_for_that_command(rsps, clie
 
 
 # --------------------------------------------------------------------------------------------------
-# create_task request id
-
-
-def test_request_id_longer_than_36_bytes_is_rejected(rsps, client):
-    with pytest.raises(ValueError, match="36"):
-        client.create_task({"content": "x"}, request_id="r" * 37)
-    with pytest.raises(ValueError):
-        client.create_task({"content": "x"}, request_id="")
-    with pytest.raises(ValueError):  # 18 characters but 36+ bytes once encoded: not ASCII
-        client.create_task({"content": "x"}, request_id="é" * 19)
-    assert len(rsps.calls) == 0
-
-
-def test_request_id_of_exactly_36_bytes_is_sent(rsps, client):
-    rsps.post(f"{BASE}/tasks", json=TASK)
-    request_id = "0123456789abcdef0123456789abcdef0123"
-    assert len(request_id) == 36
-
-    client.create_task({"content": "x"}, request_id=request_id)
-
-    assert rsps.calls[0].request.headers["X-Request-Id"] == request_id
-
-
-# --------------------------------------------------------------------------------------------------
 # Error classification over HTTP
 
 
@@ -593,18 +552,18 @@ def test_error_statuses_are_classified(rsps, client, status, body, cls, detail):
 
 def test_validation_error_carries_argument(rsps, client):
     body = _error_body(400, "INVALID_ARGUMENT_VALUE", "Invalid", argument="priority")
-    rsps.post(f"{BASE}/tasks", status=400, json=body)
+    rsps.post(f"{BASE}/tasks/T1", status=400, json=body)
 
     with pytest.raises(TodoistValidationError) as info:
-        client.create_task({"content": "x", "priority": 9}, request_id="r1")
+        client.update_task("T1", {"content": "x", "priority": 9})
     assert info.value.argument == "priority"
 
 
 def test_redirect_is_not_followed(rsps, client):
-    rsps.post(f"{BASE}/tasks", status=301, headers={"Location": "https://elsewhere.test/tasks"})
+    rsps.post(f"{BASE}/tasks/T1", status=301, headers={"Location": "https://elsewhere.test/tasks"})
 
     with pytest.raises(TodoistConfigurationError):
-        client.create_task({"content": "x"}, request_id="r1")
+        client.update_task("T1", {"content": "x"})
     assert len(rsps.calls) == 1
 
 
@@ -681,10 +640,10 @@ def test_429_unusable_header_falls_back_to_body():
     ids=["read-timeout", "connect-timeout", "refused", "dropped", "broken-body"],
 )
 def test_transport_failures_are_transient(rsps, client, exc, lead):
-    rsps.post(f"{BASE}/tasks", body=exc)
+    rsps.post(f"{BASE}/tasks/T1", body=exc)
 
     with pytest.raises(TodoistTransientError) as info:
-        client.create_task({"content": "x"}, request_id="r1")
+        client.update_task("T1", {"content": "x"})
 
     error = info.value
     assert error.status is None
@@ -697,8 +656,8 @@ def test_transport_failures_are_transient(rsps, client, exc, lead):
 @pytest.mark.parametrize(
     ("method", "call", "url", "body", "content_type"),
     [
-        ("POST", "create", "/tasks", "<html>gateway</html>", "text/html"),
-        ("POST", "create", "/tasks", json.dumps({"content": "no id"}), "application/json"),
+        ("POST", "update", "/tasks/T1", "<html>gateway</html>", "text/html"),
+        ("POST", "update", "/tasks/T1", json.dumps({"content": "no id"}), "application/json"),
         ("POST", "update", "/tasks/T1", "", "application/json"),
         ("POST", "update", "/tasks/T1", "null", "application/json"),
         ("POST", "update", "/tasks/T1", json.dumps([TASK]), "application/json"),
@@ -706,8 +665,8 @@ def test_transport_failures_are_transient(rsps, client, exc, lead):
         ("GET", "user", "/user", json.dumps({"name": "no id"}), "application/json"),
     ],
     ids=[
-        "create-html",
-        "create-no-id",
+        "update-html",
+        "update-no-id",
         "update-empty",
         "update-null",
         "update-list",
@@ -718,7 +677,6 @@ def test_transport_failures_are_transient(rsps, client, exc, lead):
 def test_garbled_2xx_is_transient(rsps, client, method, call, url, body, content_type):
     rsps.add(method, f"{BASE}{url}", status=200, body=body, content_type=content_type)
     calls = {
-        "create": lambda: client.create_task({"content": "x"}, request_id="r1"),
         "update": lambda: client.update_task("T1", {"content": "x"}),
         "user": client.get_user,
     }

@@ -50,7 +50,6 @@ logger = logging.getLogger(__name__)
 
 __all__ = [
     "MAX_IDS_PER_QUERY",
-    "MAX_REQUEST_ID_BYTES",
     "MAX_SYNC_COMMANDS",
     "SyncResult",
     "TodoistAuthError",
@@ -65,7 +64,6 @@ __all__ = [
 ]
 
 MAX_SYNC_COMMANDS = 100  # Todoist's documented cap per /sync request
-MAX_REQUEST_ID_BYTES = 36  # documented limit for X-Request-Id
 MAX_IDS_PER_QUERY = 100  # keeps GET /tasks?ids=... query strings reasonably short
 LIST_PAGE_LIMIT = 200  # Todoist's maximum page size for GET /tasks
 
@@ -154,23 +152,6 @@ class TodoistClient:
         return f"TodoistClient(base_url={self._base_url!r}, token=<redacted>)"
 
     # -- public calls -----------------------------------------------------------------------------
-
-    def create_task(self, payload: dict, *, request_id: str) -> dict:
-        """POST /tasks with ``X-Request-Id: request_id``; returns the created task."""
-        if (
-            not isinstance(request_id, str)
-            or not request_id
-            or not request_id.isascii()
-            or len(request_id.encode("ascii")) > MAX_REQUEST_ID_BYTES
-        ):
-            raise ValueError(
-                f"request_id must be 1..{MAX_REQUEST_ID_BYTES} bytes of ASCII "
-                "(Todoist's X-Request-Id limit)"
-            )
-        response = self._request(
-            "POST", "/tasks", json=payload, headers={"X-Request-Id": request_id}
-        )
-        return self._task_from(response)
 
     def update_task(self, todoist_task_id: str, payload: dict) -> dict:
         """POST /tasks/{id} with the fields to change; returns the updated task."""
