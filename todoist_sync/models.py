@@ -45,7 +45,7 @@ class TodoistTaskMap(models.Model):
     )
     last_synced_at = models.DateTimeField(_("last synced at"), null=True, blank=True)
     last_error = models.TextField(_("last error"), blank=True)
-    # Idempotency: the create's uuid (sent as the `/sync` command uuid or as X-Request-Id).
+    # Idempotency: the create's uuid, sent as its `/sync` command uuid (and temp_id).
     request_id = models.CharField(_("create request id"), max_length=36)
     # The commands sent and not yet confirmed; re-sent unchanged (same uuids) until they resolve.
     inflight = models.JSONField(_("commands in flight"), null=True, blank=True)
