@@ -41,9 +41,9 @@ def pushed_as(task: LocalTask, *, project: str = PROJECT) -> dict[str, Any]:
     return resolve(task_snapshot(task, project=project), None)
 
 
-def synced_mapping(task: LocalTask, *, project: str = PROJECT, **fields: Any) -> TodoistTaskMap:
+def synced_mapping(task: LocalTask, *, in_project: str = PROJECT, **fields: Any) -> TodoistTaskMap:
     """An unsaved mapping of `task` in Todoist as `td-1`, last pushed as the task is now."""
-    pushed = fields.pop("pushed") if "pushed" in fields else pushed_as(task, project=project)
+    pushed = fields.pop("pushed") if "pushed" in fields else pushed_as(task, project=in_project)
     values: dict[str, Any] = {
         "local_task_id": task.id,
         "request_id": "req-1",
@@ -58,9 +58,7 @@ def synced_mapping(task: LocalTask, *, project: str = PROJECT, **fields: Any) ->
 
 def new_mapping(task: LocalTask, **fields: Any) -> TodoistTaskMap:
     """An unsaved mapping of a task not in Todoist yet (committed before its create leaves)."""
-    return TodoistTaskMap(
-        local_task_id=task.id, request_id="req-1", sync_state=State.PENDING, **fields
-    )
+    return TodoistTaskMap(**{"local_task_id": task.id, "request_id": "req-1", **fields})
 
 
 def command(kind: str, uuid: str, **args: Any) -> dict[str, Any]:

@@ -111,7 +111,7 @@ def inflight(task):
         pytest.param(RENAMED, synced, False, Action.UPDATE, None, id="update"),
         pytest.param(local_task(raw_status="blocked"), synced, False, Action.UPDATE, None,
                      id="update-label"),
-        pytest.param(OPEN, lambda t: synced_mapping(t, project="Work"), False, Action.UPDATE,
+        pytest.param(OPEN, lambda t: synced_mapping(t, in_project="Work"), False, Action.UPDATE,
                      None, id="update-move"),
     ],
 )  # fmt: skip
@@ -145,7 +145,7 @@ def test_an_invalid_task_names_its_field(task, field):
     ("task", "mapping_of", "reason"),
     [
         pytest.param(RENAMED, synced, "update content", id="update"),
-        pytest.param(OPEN, lambda t: synced_mapping(t, project="Work"), "move to 'Planner'",
+        pytest.param(OPEN, lambda t: synced_mapping(t, in_project="Work"), "move to 'Planner'",
                      id="move"),
         pytest.param(RENAMED, inflight, "unconfirmed commands re-sent as they were: item_update",
                      id="resend"),
