@@ -63,6 +63,14 @@ def test_rate_budget_acquire(clock, user_limit, steps):
     assert answered == [wait for _, _, wait in steps]
 
 
+def test_a_lowered_limit_waits_until_enough_requests_left_the_window(clock):
+    for advance in (0, 10, 10):  # sent at t, t + 10 and t + 20
+        clock.now += advance
+        assert rate_budget_acquire(key="token-1") == 0.0
+    # Two a window now: one more when only one is left, once the request of t + 10 left.
+    assert rate_budget_acquire(key="token-1", limit=2) == 10 + SPAN - 20
+
+
 def test_a_429_blocks_the_budget_until_its_retry_after(clock):
     rate_budget_block(key="token-1", seconds=20)
     assert rate_budget_acquire(key="token-1") == 20.0
@@ -125,13 +133,19 @@ def transport(user, events, clock, settings):
     fence = lease_acquire(user_id=user.pk, holder="run-a")
     token = current_fence.set(fence)
     progress: list[str] = []
+
+    def report(message: str) -> None:
+        # Each wait reports once: a loop that waits without moving on fails here, not hangs.
+        progress.append(message)
+        assert len(progress) < 10, "the budget loop waits without moving on"
+
     yield Transport(
         client=NoTransport(),
         budget_key="token-1",
         run=SyncRun(user_id=user.pk, job_id="run-a"),
         events=events,
         sleep=clock.sleep,
-        progress=progress.append,
+        progress=report,
     )
     current_fence.reset(token)
 

@@ -215,6 +215,9 @@ ADD_ARGS = {"content": "Buy milk", "description": "", "priority": 1}
                      id="relabel-unread"),
         pytest.param(TaskPlan(move=True, achieved=achieved()), known, None, "pr-9",
                      [("item_move", {"id": "td-1", "project_id": "pr-9"})], id="move"),
+        # No id to move to (the inbox's not read yet): nothing rather than a refused command.
+        pytest.param(TaskPlan(move=True, achieved=achieved(project="Inbox")), known, None, None,
+                     [], id="move-without-project-id"),
         pytest.param(TaskPlan(reopen=True, update={"priority": 4}, achieved=achieved()), known,
                      None, None, [("item_uncomplete", {"id": "td-1"}),
                                   ("item_update", {"id": "td-1", "priority": 4})],
