@@ -16,9 +16,9 @@ What it does, in under a minute:
    (`POST /v1/sync/todoist {"reconcile": true}`) and shows the drift noticed and put back;
 7. connects the demo user through OAuth (`POST /v1/sync/todoist/connect`, the simulator's
    consent page, Allow pressed by the demo over HTTP, the callback) and reconciles once through
-   the new token; then a person renames a task in the simulator and the demo triggers nothing: the simulator's signed webhook reaches
-   `/todoist/webhooks`, which queues a reconcile, and the demo prints how long it took until
-   the simulator shows the local title again;
+   the new token; then a person renames a task in the simulator and the demo triggers nothing:
+   the simulator's signed webhook reaches `/todoist/webhooks`, which queues a reconcile, and
+   the demo prints how long it took until the simulator shows the local title again;
 8. stops everything it started (also on Ctrl-C) and exits 0. Any failure exits non-zero with the
    reason and the last lines of each process's log (kept in var/demo/logs/).
 
