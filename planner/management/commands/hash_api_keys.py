@@ -2,8 +2,8 @@
 
 DRF's authtoken stored each key in clear, so whoever read the table could act as any bot.
 Each one becomes a knox key with the same value (stored as its digest, no expiry), and its
-clear row is deleted: clients keep sending the key they have. Safe to run again. While rows remain, the system check
-`planner.W001` says so (DRF's admin page for them is not registered).
+clear row is deleted: clients keep sending the key they have. Safe to run again. While rows
+remain, the system check `planner.W001` says so (DRF's admin page for them is not registered).
 """
 
 from __future__ import annotations
