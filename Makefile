@@ -37,6 +37,8 @@ demo: $(STAMP)
 
 # Each bench runs even when one before it missed a target (then `make bench` fails); see
 # BENCHMARKS.md. bench_healthz: the API's p95 beside a flood of /healthz probes (~40 s).
+# bench_webhooks: the endpoint, echoes, an idle OAuth user, and a person's rename restored end
+# to end through the simulator's webhooks and a real qcluster (~2 min).
 # bench_sweep, the safety-net sweep over 1,000 users in real processes, takes 6 to 8 min: the
 # sweep spreads them over its 5-minute interval.
 bench: $(STAMP)

@@ -14,7 +14,12 @@ What it does, in under a minute:
 5. syncs a third time: nothing changed, nothing is sent;
 6. renames a task in the simulator as a person would in Todoist, triggers a reconcile
    (`POST /v1/sync/todoist {"reconcile": true}`) and shows the drift noticed and put back;
-7. stops everything it started (also on Ctrl-C) and exits 0. Any failure exits non-zero with the
+7. connects the demo user through OAuth (`POST /v1/sync/todoist/connect`, the simulator's
+   consent page, Allow pressed by the demo over HTTP, the callback) and reconciles once through
+   the new token; then a person renames a task in the simulator and the demo triggers nothing:
+   the simulator's signed webhook reaches `/todoist/webhooks`, which queues a reconcile, and
+   the demo prints how long it took until the simulator shows the local title again;
+8. stops everything it started (also on Ctrl-C) and exits 0. Any failure exits non-zero with the
    reason and the last lines of each process's log (kept in var/demo/logs/).
 
 Sync on change (TODOIST_SYNC_ON_CHANGE) is off in the demo's processes: every save through the
@@ -23,7 +28,10 @@ three runs. Here the demo triggers each run itself, so each run's requests can b
 
 The demo user has no Todoist token of its own: it syncs with the shared TODOIST_API_TOKEN, which
 syncs nobody unless opted in, so the demo opts it in by name (TODOIST_SHARED_TOKEN_USERS=demo).
-Its tasks go to its own project there, "Planner (demo)" (TODOIST_SHARED_PROJECT_NAME).
+Its tasks go to its own project there, "Planner (demo)" (TODOIST_SHARED_PROJECT_NAME). In step 7
+it connects the same simulated account through OAuth (the demo's own client id and secret,
+made up per run, with the simulator as TODOIST_OAUTH_URL); its project keeps its name
+(TODOIST_PROJECT_NAME is set to it), so connecting moves nothing.
 
 --real runs the same steps against the real Todoist API with the token in TODOIST_API_TOKEN: it
 creates the demo tasks in that Todoist account, in "Planner (demo)" (delete them yourself
@@ -58,12 +66,17 @@ from scripts.harness import (
     api_token_from_seed,
     stack_env,
 )
+from scripts.harness.oauth import oauth_connect, oauth_env, oauth_register
+from scripts.harness.process import LOOPBACK, free_port
 
 REAL_API_URL = "https://api.todoist.com/api/v1"
 WORK_DIR = REPO_ROOT / "var" / "demo"
 SIM_LATENCY_MS = 20
 RENAMED_SUFFIX = " (renamed in the demo)"
 PERSON_SUFFIX = " (renamed by a person in Todoist)"
+WEBHOOK_SUFFIX = " (renamed again, with webhooks on)"
+# How long the demo waits for the webhook's reconcile to restore the rename (it takes ~1 s).
+WEBHOOK_WAIT_SECONDS = 30
 DEMO_USER = "demo"  # the user seed_demo makes
 
 
@@ -134,8 +147,11 @@ class Demo:
             )
             self.sim = stack.start_simulator(tokens=[self.todoist_token], latency_ms=SIM_LATENCY_MS)
             say(f"    simulator  {self.sim.url}  (pid {self.sim.popen.pid})")
+        port = free_port()
+        if self.sim is not None:
+            self.oauth_settings(stack, f"http://{LOOPBACK}:{port}")
         worker = stack.start_qcluster()
-        web = stack.start_web()
+        web = stack.start_web(port)
         stack.wait_ready(timeout=60)
         say(f"    qcluster   worker ready                         (pid {worker.popen.pid})")
         say(f"    web        {web.url:<40} (pid {web.popen.pid})")
@@ -343,6 +359,93 @@ class Demo:
             )
         say("    -> 2 requests: one read of what changed in Todoist, one /sync putting it back")
 
+    # -- step 7: OAuth, and a person's rename answered by Todoist's webhook -----------------------
+
+    def oauth_settings(self, stack: Stack, web_url: str) -> None:
+        """OAuth connect and webhooks on for the web process and the worker, against the
+        simulator (set before they start)."""
+        assert self.sim is not None
+        stack.env.update(oauth_env(sim_root=self.sim.url.removesuffix("/api/v1"), web_url=web_url))
+        # Its own project is named as the shared token's was ("Planner (demo)"), so connecting
+        # the same account through OAuth moves nothing.
+        stack.env["TODOIST_PROJECT_NAME"] = f"Planner ({DEMO_USER})"
+        stack.env["TODOIST_SHARED_PROJECT_NAME"] = "Planner ({username})"
+
+    def oauth_and_webhook(self) -> None:
+        """Connect through OAuth (the consent approved here, over HTTP), then a person's rename
+        in the simulator is restored with no trigger: webhook, endpoint, queued reconcile."""
+        from todoist_sync.models import SyncRun, TodoistTaskMap
+
+        assert self.sim is not None and self.api is not None and self.stack is not None
+        step("Connecting the demo user through OAuth (the simulator's consent page)")
+        web_url = self.api.base_url
+        oauth_register(self.sim, env=self.stack.env, web_url=web_url)
+        say(
+            f"    the simulator's app: redirect {self.stack.env['TODOIST_OAUTH_REDIRECT_URL']}, "
+            f"webhooks to {web_url}/todoist/webhooks"
+        )
+        # Delayed and duplicated as by default, but none lost: a lost one would wait for the
+        # backstop reconcile (TODOIST_RECONCILE_HOURS), not seconds.
+        self.sim.control("POST", "webhooks", {"lost_rate": 0.0})
+        oauth_connect(self.api, account=self.sim.account(self.todoist_token))
+        say("    POST /v1/sync/todoist/connect -> 201 {authorize_url}; consent page: Allow")
+        say("    callback: 'Todoist is connected; you can go back to the chat.'")
+        say(f"    status: connection {self.api.sync_status()['connection']!r}")
+        # A reconcile: the first read through the new token is of the whole account, done here
+        # rather than in the webhook's run below.
+        self.sync("Sync 5: reconcile through the OAuth token", reconcile=True)
+        mapping = (
+            TodoistTaskMap.objects.filter(sync_state="synced", local_task__status="open")
+            .select_related("local_task")
+            .order_by("-local_task_id")
+            .first()
+        )
+        title = mapping.local_task.title
+        last_run = SyncRun.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+        before = self.sim.stats()["requests_total"]
+        step("A person renames a task in Todoist; the demo triggers nothing")
+        self.sim.person_task(
+            self.todoist_token, mapping.todoist_task_id, content=title + WEBHOOK_SUFFIX
+        )
+        started = time.monotonic()
+        say(f"    Todoist task {mapping.todoist_task_id}: {title!r} -> {title + WEBHOOK_SUFFIX!r}")
+        while self.remote_tasks()[mapping.todoist_task_id]["content"] != title:
+            self.webhook_wait(started)
+            time.sleep(0.05)
+        took = time.monotonic() - started
+        say(f"    restored in {took:.1f} s: the simulator shows {title!r} again")
+        # The run's tally is written as it ends; the echo of its write and any duplicate
+        # delivery arrive meanwhile (the simulator delays each by up to 0.8 s).
+        active = (SyncRun.State.QUEUED, SyncRun.State.RUNNING)
+        while SyncRun.objects.filter(pk__gt=last_run, state__in=active).exists():
+            self.webhook_wait(started)
+            time.sleep(0.1)
+        time.sleep(1)
+        runs = list(SyncRun.objects.filter(pk__gt=last_run).order_by("pk"))
+        used = self.sim.stats()["requests_total"] - before
+        for run in runs:
+            say(
+                f"    run {run.job_id[:8]}: trigger {run.trigger!r}, drift detected "
+                f"{run.drift_detected}, restored {run.drift_restored}, {run.requests} requests"
+            )
+        hooks = self.api.sync_status()["webhooks"]
+        say(
+            f"    webhooks: {hooks['accepted']} accepted (queued the reconcile), "
+            f"{hooks['ignored']} ignored (the echo of the restore, repeats), "
+            f"{hooks['rejected']} rejected; Todoist requests in all: {used}"
+        )
+        if not any(run.trigger == "webhook" for run in runs):
+            raise StackError("the rename was restored, but by no webhook's run")
+
+    def webhook_wait(self, started: float) -> None:
+        assert self.stack is not None
+        if time.monotonic() - started > WEBHOOK_WAIT_SECONDS:
+            raise StackError(
+                f"the webhook's reconcile did not end within {WEBHOOK_WAIT_SECONDS} s\n"
+                + self.stack.tails()
+            )
+        self.stack.check_alive()
+
     # -- the whole demo ------------------------------------------------------------------------
 
     def run(self) -> None:
@@ -387,6 +490,9 @@ class Demo:
 
                 if self.sim is not None:  # --real: a person's edit cannot be staged
                     self.drift()
+
+                if self.sim is not None:  # --real: no OAuth app of the demo's at Todoist
+                    self.oauth_and_webhook()
             finally:
                 step("Stopping everything the demo started")
                 codes = stack.stop_all()

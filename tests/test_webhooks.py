@@ -113,6 +113,23 @@ def test_an_echo_of_our_own_write_is_ignored(mapped, queued_jobs, rsps):
     assert webhook_runs() == []
 
 
+def project_event(**changes) -> dict:
+    project = {"id": "p-1", "name": "Planner", "is_deleted": False, "is_archived": False}
+    return {**event(name="project:updated"), "event_data": {**project, **changes}}
+
+
+def test_an_echo_of_our_own_project_is_ignored_a_persons_change_is_not(mapped, queued_jobs, rsps):
+    # Our project as we made it (the echo of our project_add): nothing to look at.
+    assert deliver(project_event()).json()["code"] == "ignored"
+    assert deliver(project_event(id="p-other"), delivery_id="d-2").json()["code"] == "ignored"
+    assert webhook_runs() == []
+    # A person renamed it, or archived it: the reconcile reads what became of it.
+    assert deliver(project_event(name="Work"), delivery_id="d-3").json()["code"] == "accepted"
+    archived = project_event(is_archived=True)
+    assert deliver(archived, delivery_id="d-4").json()["code"] == "accepted"
+    assert len(webhook_runs()) == 1
+
+
 def test_an_item_no_mapping_knows_is_ignored(mapped, queued_jobs, rsps):
     answer = deliver(event({"id": "someone-elses", "content": "Other"}))
     assert answer.json()["code"] == "ignored"

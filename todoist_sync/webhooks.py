@@ -11,7 +11,8 @@ only says *look*: the reconcile reads Todoist's state and the coexistence rules 
 - a delivery id seen before is ignored (a repeat);
 - the event's `user_id` finds the users whose token opens that Todoist account; none: ignored;
 - an item no mapping of theirs knows is ignored, and so is an echo of the sync's own write (the
-  item as Todoist shows it equals what we pushed, or are pushing);
+  item as Todoist shows it equals what we pushed, or are pushing; a project of ours still
+  named as we made it);
 - anything else queues a reconciling run of the user through `sync_enqueue` (one queued run per
   user, debounced), which reads what Todoist holds now, whatever order the events came in.
 """
@@ -111,7 +112,7 @@ def _receive(event: dict[str, Any], delivery_id: str) -> WebhookResult:
     if name.startswith("item:"):
         to_reconcile = changed_item_users(users=list(users), item=data)
     elif name.startswith("project:"):
-        to_reconcile = known_project_users(users=list(users), project_id=str(data.get("id")))
+        to_reconcile = changed_project_users(users=list(users), project=data)
     else:
         to_reconcile = set()
     now = timezone.now()
@@ -185,12 +186,14 @@ def project_names(account: TodoistAccount | None) -> dict[str, str]:
     return names
 
 
-def known_project_users(*, users: list[int], project_id: str) -> set[int]:
-    return set(
-        TodoistProject.objects.filter(
-            account__user_id__in=users, todoist_project_id=project_id
-        ).values_list("account__user_id", flat=True)
-    )
+def changed_project_users(*, users: list[int], project: dict[str, Any]) -> set[int]:
+    """The users with a project of this id that is no longer as we made it: renamed, deleted
+    or archived. Our own project as we named it (the echo of our project_add) is nothing."""
+    gone = bool(project.get("is_deleted") or project.get("is_archived"))
+    rows = TodoistProject.objects.filter(
+        account__user_id__in=users, todoist_project_id=str(project.get("id"))
+    ).values_list("account__user_id", "name")
+    return {user_id for user_id, name in rows if gone or name != project.get("name")}
 
 
 def counter_add(outcome: Outcome) -> None:
