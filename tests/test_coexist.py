@@ -298,7 +298,9 @@ def test_a_completion_or_deletion_is_noticed_by_a_full_read(user, sim, task, act
     assert result.drift_detected == 1
     mapping = TodoistTaskMap.objects.get(local_task=task)
     if action == "complete":
-        assert mapping.last_drift["fields"]["done"] == {"todoist": True, "local": False}, mapping.last_drift
+        assert mapping.last_drift["fields"]["done"] == {"todoist": True, "local": False}, (
+            mapping.last_drift
+        )
         assert not remote(sim, task)["checked"]  # restore reopened it
     else:
         assert mapping.last_drift["deleted"] is True

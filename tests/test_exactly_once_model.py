@@ -157,6 +157,9 @@ class ExactlyOnce(RuleBasedStateMachine):
             live.setdefault(key(t["content"]), []).append(t)
         for task in self.tasks:
             task.refresh_from_db()
+            pushed = TodoistTaskMap.objects.filter(local_task=task).exists()
+            if task.archived and not pushed:
+                continue  # archived before it was ever pushed: never sent, by design
             [remote] = live.get(key(task.title), [None])
             assert remote is not None, f"{task.title} is not in Todoist"
             assert remote["content"] == task.title

@@ -205,6 +205,10 @@ class Reconciler:
                 mapping.pushed, mapping.pushed_fingerprint = pushed, fingerprint(pushed)
                 learned.append(mapping)
             fields = drifted_fields(mapping.pushed, remote)
+            if "project" in fields and not self.known_project(mapping.pushed.get("project")):
+                # Our project's id is not known yet (its creation unconfirmed): a task in it
+                # looks as if it were elsewhere. Not a move a person made.
+                del fields["project"]
             if fields:
                 result.drifts.append(Drift(mapping, fields))
         if learned:
@@ -225,6 +229,13 @@ class Reconciler:
             f"drifted; {run.drift_restored} to restore, {run.drift_reported} reported"
         )
         return result
+
+    def known_project(self, name: str | None) -> bool:
+        """Whether the project of that name has a Todoist id we know (the inbox too)."""
+        if name == INBOX:
+            return bool(self.projects.account.inbox_project_id)
+        project = self.projects.by_name.get(name or "")
+        return project is None or project.todoist_project_id is not None
 
     def look_up_missing(self, mapped: Any, items: dict[str, dict]) -> dict[str, dict]:
         """Mapped open tasks a full read did not list, looked up before anything is decided:
