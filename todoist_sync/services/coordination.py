@@ -235,10 +235,15 @@ def rate_budget_fold(*, key: str, into: str) -> None:
             key=into, defaults={"touched_at": source.touched_at}
         )
         target.stamps = sorted([*target.stamps, *source.stamps])
+        # A shared token's users keep what they spent, and their claims.
+        for user, sent in source.shares.items():
+            target.shares[user] = sorted([*target.shares.get(user, []), *sent])
+        for user, until in source.waiting.items():
+            target.waiting[user] = max(target.waiting.get(user, 0.0), until)
         blocks = [b for b in (target.blocked_until, source.blocked_until) if b is not None]
         target.blocked_until = max(blocks) if blocks else None
         target.touched_at = max(filter(None, (target.touched_at, source.touched_at)), default=None)
-        target.save(update_fields=["stamps", "blocked_until", "touched_at"])
+        target.save(update_fields=["stamps", "shares", "waiting", "blocked_until", "touched_at"])
         source.delete()
 
 
