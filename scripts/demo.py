@@ -14,6 +14,8 @@ What it does, in under a minute:
 5. syncs a third time: nothing changed, nothing is sent;
 6. renames a task in the simulator as a person would in Todoist, triggers a reconcile
    (`POST /v1/sync/todoist {"reconcile": true}`) and shows the drift noticed and put back;
+   then a person makes one task recurring and gives another a time of day there, the local due
+   date of both changes, and the demo prints each due before and after: both are kept;
 7. connects the demo user through OAuth (`POST /v1/sync/todoist/connect`, the simulator's
    consent page, Allow pressed by the demo over HTTP, the callback) and reconciles once through
    the new token; then a person renames a task in the simulator and the demo triggers nothing:
@@ -446,6 +448,48 @@ class Demo:
             )
         self.stack.check_alive()
 
+    def coexist(self) -> None:
+        """A person makes one task recurring and gives another a time of day in Todoist; a
+        local change of each one's date is synced; both keep what the person set."""
+        from todoist_sync.models import TodoistTaskMap
+
+        assert self.sim is not None and self.api is not None
+        mappings = list(
+            TodoistTaskMap.objects.filter(sync_state="synced", local_task__status="open")
+            .select_related("local_task")
+            .order_by("local_task_id")[1:3]
+        )
+        step("A person makes one task recurring and gives another a time, in Todoist")
+        for mapping, due in zip(
+            mappings,
+            ({"date": "2026-12-07", "string": "every week"}, "2026-12-07T10:00:00"),
+            strict=True,
+        ):
+            self.sim.person_task(self.todoist_token, mapping.todoist_task_id, due=due)
+        self.sync("Sync 5: reconcile (Todoist's refinements are not drift)", reconcile=True)
+        before = {
+            m.todoist_task_id: self.remote_tasks()[m.todoist_task_id]["due"] for m in mappings
+        }
+        step("The local due date of both changes, through the task API")
+        for mapping in mappings:
+            self.api.patch_task(mapping.local_task_id, due_date="2026-12-09")
+            say(f"    PATCH /v1/tasks/{mapping.local_task_id}  due_date -> '2026-12-09'")
+        self.sync("Sync 6: the two new dates")
+        for mapping in mappings:
+            old, new = (
+                before[mapping.todoist_task_id],
+                self.remote_tasks()[mapping.todoist_task_id]["due"],
+            )
+            say(f"    {mapping.local_task.title!r}:")
+            say(f"      due before: {_due_text(old)}")
+            say(f"      due after:  {_due_text(new)}")
+            kept = new["date"].startswith("2026-12-09") and (
+                new["is_recurring"] == old["is_recurring"] and new["date"][10:] == old["date"][10:]
+            )
+            if not kept:
+                raise StackError(f"the local date change lost what the person set: {old} -> {new}")
+        say("    -> the new date went out with the recurrence and the time of day kept")
+
     # -- the whole demo ------------------------------------------------------------------------
 
     def run(self) -> None:
@@ -490,6 +534,7 @@ class Demo:
 
                 if self.sim is not None:  # --real: a person's edit cannot be staged
                     self.drift()
+                    self.coexist()
 
                 if self.sim is not None:  # --real: no OAuth app of the demo's at Todoist
                     self.oauth_and_webhook()
@@ -522,6 +567,14 @@ def _parser() -> argparse.ArgumentParser:
         help="sync to the REAL Todoist account of TODOIST_API_TOKEN instead of the simulator",
     )
     return parser
+
+
+def _due_text(due: dict[str, Any] | None) -> str:
+    if not due:
+        return "none"
+    recurring = f", recurring {due['string']!r}" if due.get("is_recurring") else ""
+    zone = f" ({due['timezone']})" if due.get("timezone") else ""
+    return f"{due['date']}{zone}{recurring}"
 
 
 def _ended(code: int | None) -> str:

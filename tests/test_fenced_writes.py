@@ -88,8 +88,8 @@ def stall(user, monkeypatch, settings):
 
     real_send, real_outcome = Transport.send, Transport.sync_outcome
 
-    def send(self, call):
-        answer = real_send(self, call)
+    def send(self, call, **kwargs):
+        answer = real_send(self, call, **kwargs)
         answered()
         return answer
 

@@ -19,6 +19,7 @@ from tests.factories import make_map, make_task, run_sync
 from todoist_sync import metrics
 from todoist_sync.conf import conf
 from todoist_sync.models import RateBudget, SyncRun, TodoistTaskMap
+from todoist_sync.services import coordination
 from todoist_sync.services.coordination import BUDGET_MARGIN_SECONDS
 from todoist_sync.tokens import token_key
 
@@ -150,7 +151,11 @@ def test_waits_for_the_request_budget_are_counted(user, sim, sim_token, settings
     # The budget is full until 0.25 s from now: the first request waits exactly that long (in
     # binary fractions, so that the waited clock lands on the moment exactly).
     full_until = clock.now - conf.TODOIST_RATE_LIMIT_WINDOW - BUDGET_MARGIN_SECONDS + 0.25
-    RateBudget.objects.create(key=token_key(sim_token), stamps=[full_until, full_until])
+    RateBudget.objects.create(
+        key=token_key(sim_token),
+        stamps=[full_until, full_until],
+        touched_at=coordination.budget_time(clock.now),
+    )
     make_task(user, "Paced")
 
     run = run_sync(user, sleep=clock.sleep)

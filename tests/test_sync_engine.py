@@ -19,7 +19,15 @@ from todoist_sync.models import RateBudget, SyncLease, SyncRun, TodoistTaskMap
 from todoist_sync.services import coordination, engine, planning
 from todoist_sync.services.coordination import BUDGET_MARGIN_SECONDS
 from todoist_sync.services.settling import Settler
-from todoist_sync.tokens import token_key
+
+
+def account_budget(user) -> str:
+    """The request budget of the user's Todoist account (every token of it shares it)."""
+    from todoist_sync.models import TodoistAccount
+
+    todoist_user = TodoistAccount.objects.get(user=user).todoist_user_id
+    return coordination.account_budget_key(todoist_user)
+
 
 pytestmark = pytest.mark.django_db
 
@@ -382,7 +390,7 @@ def test_rate_limit_stops_the_run_and_resumes_no_sooner(user, sim, settings, sim
     assert run.requests == 1  # stopped at the first 429
     assert TodoistTaskMap.objects.filter(sync_state="pending").count() >= 1
     assert not TodoistTaskMap.objects.filter(sync_state="error").exists()
-    budget = RateBudget.objects.get(key=token_key(sim_token))  # the token's own, not a share
+    budget = RateBudget.objects.get(key=account_budget(user))  # the account's, not a share
     assert budget.blocked_until >= timezone.now() + datetime.timedelta(seconds=100)
     schedule = Schedule.objects.get(name=f"todoist-sync-user-{user.pk}")
     assert schedule.next_run >= timezone.now() + datetime.timedelta(seconds=100)
@@ -580,7 +588,7 @@ def test_rate_budget_sleeps_short_waits(user, sim, settings, clock):
 def test_rate_budget_is_per_token_and_holds_no_token(user, sim, sim_token):
     make_task(user, "x")
     run_sync(user)
-    budget = RateBudget.objects.get(key=token_key(sim_token))  # the token's own, not a share
+    budget = RateBudget.objects.get(key=account_budget(user))  # the account's, not a share
     assert sim_token not in budget.key and len(budget.key) == 64
 
 

@@ -14,7 +14,7 @@ from django.conf import settings
 from django.core.checks import CheckMessage, Error, Warning
 from django.core.exceptions import FieldDoesNotExist, ImproperlyConfigured
 
-from todoist_sync.conf import DriftPolicy, conf
+from todoist_sync.conf import DoneInTodoist, DriftPolicy, RecurringDone, conf
 from todoist_sync.naming import template_problem
 from todoist_sync.task_model import SyncStatus, TaskContract, get_task_model
 from todoist_sync.tokens import is_fernet_key
@@ -293,6 +293,44 @@ def check_drift_policy(**kwargs: Any) -> list[CheckMessage]:
     ]
 
 
+def check_coexistence(**kwargs: Any) -> list[CheckMessage]:
+    """The settings of living beside a person who uses Todoist (issue 20). Ids from E020: the
+    ones between are left to other features."""
+    errors: list[CheckMessage] = []
+    recurring = conf.TODOIST_RECURRING_DONE
+    if not (isinstance(recurring, str) and recurring in tuple(RecurringDone)):
+        errors.append(
+            Error(
+                f"TODOIST_RECURRING_DONE must be one of {', '.join(RecurringDone)}, "
+                f"not {recurring!r}.",
+                hint="`occurrence` (the default) closes one occurrence of a task recurring in "
+                "Todoist; `complete` ends its recurrence.",
+                id="todoist_sync.E020",
+            )
+        )
+    done = conf.TODOIST_DONE_IN_TODOIST
+    if not (isinstance(done, str) and done in tuple(DoneInTodoist)):
+        errors.append(
+            Error(
+                f"TODOIST_DONE_IN_TODOIST must be one of {', '.join(DoneInTodoist)}, not {done!r}.",
+                hint="`drift` (the default) handles a completion made in Todoist by "
+                "TODOIST_DRIFT_POLICY; `adopt` marks the local task done.",
+                id="todoist_sync.E021",
+            )
+        )
+    full = conf.TODOIST_RATE_LIMIT_FULL_SYNCS
+    if isinstance(full, bool) or not isinstance(full, int) or not 1 <= full <= 100:
+        errors.append(
+            Error(
+                "TODOIST_RATE_LIMIT_FULL_SYNCS must be a whole number from 1 to 100, "
+                f"not {full!r}.",
+                hint="Todoist allows 100 full syncs per 15 minutes per user.",
+                id="todoist_sync.E022",
+            )
+        )
+    return errors
+
+
 def check_shared_token_users(**kwargs: Any) -> list[CheckMessage]:
     """Who the shared TODOIST_API_TOKEN syncs: nobody unless listed."""
     users = conf.TODOIST_SHARED_TOKEN_USERS
@@ -381,6 +419,7 @@ ALL_CHECKS = [
     check_scheduling,
     check_encryption_keys,
     check_drift_policy,
+    check_coexistence,
     check_shared_token_users,
     check_shared_project_name,
     check_oauth,

@@ -19,6 +19,20 @@ class DriftPolicy(StrEnum):
     REPORT = "report"
 
 
+class RecurringDone(StrEnum):
+    """Values of TODOIST_RECURRING_DONE: what a local `done` does to a task recurring in Todoist."""
+
+    OCCURRENCE = "occurrence"  # item_close: Todoist moves it to its next date
+    COMPLETE = "complete"  # item_complete: the recurrence ends
+
+
+class DoneInTodoist(StrEnum):
+    """Values of TODOIST_DONE_IN_TODOIST: what a completion made in Todoist does."""
+
+    DRIFT = "drift"  # a drift like any other, handled by TODOIST_DRIFT_POLICY
+    ADOPT = "adopt"  # the local task becomes done; nothing is sent back
+
+
 class Settings:
     @property
     def TODOIST_SYNC_TASK_MODEL(self) -> str:
@@ -117,6 +131,19 @@ class Settings:
         return getattr(settings, "TODOIST_DRIFT_POLICY", DriftPolicy.RESTORE)
 
     @property
+    def TODOIST_RECURRING_DONE(self) -> str:
+        """What a local `done` does to a task a person made recurring in Todoist: `occurrence`
+        closes this occurrence (Todoist moves the task to its next date), `complete` ends the
+        recurrence (see `RecurringDone`)."""
+        return getattr(settings, "TODOIST_RECURRING_DONE", RecurringDone.OCCURRENCE)
+
+    @property
+    def TODOIST_DONE_IN_TODOIST(self) -> str:
+        """What a task completed in Todoist does: `drift` (TODOIST_DRIFT_POLICY decides;
+        `restore` reopens it) or `adopt` (the local task becomes done; see `DoneInTodoist`)."""
+        return getattr(settings, "TODOIST_DONE_IN_TODOIST", DoneInTodoist.DRIFT)
+
+    @property
     def TODOIST_LEASE_SECONDS(self) -> float:
         """How long a run's per-user lease lasts without renewal (a dead worker's expires)."""
         return getattr(settings, "TODOIST_LEASE_SECONDS", 120.0)
@@ -126,6 +153,12 @@ class Settings:
         """Requests one token may send per window (Todoist allows 1000 per 15 min per user;
         the default leaves room for the person's own apps)."""
         return getattr(settings, "TODOIST_RATE_LIMIT_REQUESTS", 450)
+
+    @property
+    def TODOIST_RATE_LIMIT_FULL_SYNCS(self) -> int:
+        """Full reads (`sync_token="*"`) one Todoist account may send per window, on top of
+        the request budget (Todoist allows 100 full syncs per 15 minutes per user)."""
+        return getattr(settings, "TODOIST_RATE_LIMIT_FULL_SYNCS", 100)
 
     @property
     def TODOIST_RATE_LIMIT_WINDOW(self) -> float:

@@ -164,6 +164,9 @@ class TodoistProject(models.Model):
     request_id = models.CharField(_("create request id"), max_length=36, blank=True)
     # Set when Todoist says the project holds its maximum of active tasks; cleared by a close.
     full_since = models.DateTimeField(_("full since"), null=True, blank=True)
+    # Set when a person archived the project in Todoist: its new tasks wait (never a second
+    # project, never unarchived by us); cleared once a read finds it unarchived.
+    archived_at = models.DateTimeField(_("archived in Todoist at"), null=True, blank=True)
     # Why no task can go in (Todoist refused to create it), shown with the waiting tasks.
     refused_reason = models.CharField(_("refused because"), max_length=200, blank=True)
 

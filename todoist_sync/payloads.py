@@ -4,7 +4,9 @@ Mapping (deterministic; docs/sync.md "Field mapping" documents it):
 
 - title -> `content` (1..500 characters after trimming), description -> `description`
 - priority 1..4 (1 most urgent, shown as p1) -> Todoist `priority` 5 - p (4 is Todoist's p1)
-- due_date -> `due` {"date": "YYYY-MM-DD"}; a cleared date clears it (`due: null`)
+- due_date -> `due` {"date": "YYYY-MM-DD"}; a cleared date clears it (`due: null`). Only the
+  *date* is ours (README "Who owns which field"): a time of day, time zone or recurrence a person
+  set in Todoist is kept (`due_arg`), and remembered in the snapshot as `due`
 - status: the host's values map onto open / blocked / done (`todoist_sync.task_model`);
   `blocked` -> stays open in Todoist with the blocked label added to the task's labels
   (labels a person added in Todoist are kept); `done` -> completed; back to open -> reopened
@@ -15,13 +17,19 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from todoist_sync.task_model import LocalTask, SyncStatus
 
 CONTENT_MAX = 500
 DESCRIPTION_MAX = 16383
 CONTENT_FIELDS = ("content", "description", "priority", "due_date")
+# Snapshot keys Todoist owns, learned from its answers and never sent back as they are: `due`,
+# the due's refinements (time, time zone, recurrence; None when it is a plain date), and
+# `moved`, set when a person moved the task into another project (it stays there).
+TODOIST_OWNED = ("due", "moved")
 
 
 class PayloadError(ValueError):
@@ -137,6 +145,13 @@ def resolve(desired: dict[str, Any], pushed: dict[str, Any] | None) -> dict[str,
     `fingerprint(resolve(...))` with the pushed fingerprint to know whether a task changed.
     """
     resolved = desired
+    if pushed is not None:
+        # Todoist's refinements are never ours to change: carried over as they are.
+        owned = {key: pushed[key] for key in TODOIST_OWNED if key in pushed}
+        if owned.get("moved"):
+            owned["project"] = pushed.get("project")
+        if owned:
+            resolved = {**resolved, **owned}
     if desired["blocked"] is None:
         resolved = {**resolved, "blocked": bool(pushed and pushed.get("blocked"))}
     if desired["done"] and pushed is not None:
@@ -170,16 +185,87 @@ def plan_task(desired: dict[str, Any], pushed: dict[str, Any] | None) -> TaskPla
     return plan
 
 
-def due_arg(due_date: str | None) -> dict[str, str] | None:
-    return {"date": due_date} if due_date else None
+def refinements(due: Any) -> dict[str, Any] | None:
+    """What of a Todoist due is Todoist's (README "Who owns which field"): the due itself when
+    it has a time of day or a recurrence, None for a plain date (nothing to keep)."""
+    if not isinstance(due, dict) or not isinstance(due.get("date"), str):
+        return None
+    if len(due["date"]) <= 10 and not due.get("is_recurring"):
+        return None
+    return {
+        "date": due["date"],
+        "timezone": due.get("timezone"),
+        "string": due.get("string"),
+        "lang": due.get("lang"),
+        "is_recurring": bool(due.get("is_recurring")),
+    }
 
 
-def item_args(fields: dict[str, Any]) -> dict[str, Any]:
-    """Snapshot fields -> `/sync` item args (`due_date` becomes the `due` object)."""
+def _zone(name: Any) -> ZoneInfo:
+    try:
+        return ZoneInfo(name) if isinstance(name, str) and name else ZoneInfo("UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+def due_day(due: Any) -> str | None:
+    """The calendar date of a Todoist due (`YYYY-MM-DD`): for a time in UTC, the date in the
+    due's time zone."""
+    if not isinstance(due, dict) or not isinstance(due.get("date"), str):
+        return None
+    value = due["date"]
+    if value.endswith("Z"):
+        try:
+            instant = datetime.fromisoformat(value.removesuffix("Z")).replace(tzinfo=UTC)
+        except ValueError:
+            return value[:10]
+        return instant.astimezone(_zone(due.get("timezone"))).date().isoformat()
+    return value[:10]
+
+
+def due_arg(due_date: str | None, kept: dict[str, Any] | None = None) -> dict[str, Any] | None:
+    """The `due` that puts the local date in Todoist, keeping the time of day, time zone and
+    recurrence a person set there (`kept`, from `refinements`): a recurring due goes with its
+    `string`, as Doist's own clients send it, since a date alone drops the recurrence."""
+    if not due_date:
+        return None
+    if not kept:
+        return {"date": due_date}
+    value = kept["date"]
+    day = date.fromisoformat(due_date)
+    if value.endswith("Z"):
+        zone = _zone(kept.get("timezone"))
+        old = datetime.fromisoformat(value.removesuffix("Z")).replace(tzinfo=UTC).astimezone(zone)
+        moved = datetime.combine(day, old.time().replace(tzinfo=None), tzinfo=zone)
+        new_date = moved.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    elif "T" in value:
+        new_date = f"{due_date}T{value.partition('T')[2]}"
+    else:
+        new_date = due_date
+    arg: dict[str, Any] = {"date": new_date}
+    if kept.get("timezone"):
+        arg["timezone"] = kept["timezone"]
+    if kept.get("is_recurring") and kept.get("string"):
+        arg["string"] = kept["string"]
+        if kept.get("lang"):
+            arg["lang"] = kept["lang"]
+    return arg
+
+
+def due_after(arg: dict[str, Any] | None, kept: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The refinements Todoist holds once `arg` (from `due_arg`) lands."""
+    if arg is None or not kept:
+        return None
+    return refinements({**kept, **arg})
+
+
+def item_args(fields: dict[str, Any], *, kept_due: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Snapshot fields -> `/sync` item args (`due_date` becomes the `due` object, keeping
+    `kept_due`'s refinements)."""
     args: dict[str, Any] = {}
     for name, value in fields.items():
         if name == "due_date":
-            args["due"] = due_arg(value)
+            args["due"] = due_arg(value, kept_due)
         elif name in ("content", "description", "priority"):
             args[name] = value
     return args

@@ -27,7 +27,7 @@ needs no declaration at all. `todoist_sync.E010` checks the declaration at start
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
@@ -122,6 +122,14 @@ class TaskContract:
         names = [self.owner, self.chat, self.title, self.description, self.status]
         names += [self.priority, self.due_date, self.archived]
         return ["id", *(name for name in names if name)]
+
+    def mark_done(self, task_ids: Iterable[int]) -> int:
+        """The one write the sync makes to host tasks (TODOIST_DONE_IN_TODOIST=adopt): these
+        become done, in the first host status that maps to done. A queryset update, without
+        the model's save() or signals: the change came from Todoist and queues no sync."""
+        done = next(key for key, value in self.status_map.items() if value == SyncStatus.DONE)
+        tasks = get_task_model().objects.filter(pk__in=list(task_ids))
+        return tasks.exclude(**{self.status: done}).update(**{self.status: done})
 
     def read(self, task: Model) -> LocalTask:
         raw_status = getattr(task, self.status)

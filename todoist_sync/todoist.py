@@ -21,6 +21,7 @@ import re
 import threading
 import time
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -203,6 +204,39 @@ class TodoistClient:
                 seen_cursors.add(cursor)
         return tasks
 
+    def completed_tasks(self, *, since: datetime, until: datetime) -> list[dict]:
+        """GET /tasks/completed/by_completion_date: the tasks completed between `since` and
+        `until` (at most 3 months apart), every page (200 a page)."""
+        params = {
+            "since": since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "until": until.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "limit": str(LIST_PAGE_LIMIT),
+        }
+        tasks: list[dict] = []
+        seen: set[str] = set()
+        while True:
+            response = self._request("GET", "/tasks/completed/by_completion_date", query=params)
+            page, cursor = self._page_from(response, key="items")
+            tasks.extend(page)
+            if cursor is None:
+                return tasks
+            if cursor in seen:  # a repeated cursor would loop forever
+                raise TodoistTransientError(
+                    "Todoist returned a repeated page cursor for the completed tasks",
+                    status=response.status_code,
+                )
+            seen.add(cursor)
+            params["cursor"] = cursor
+
+    def get_project(self, project_id: str) -> dict:
+        """GET /projects/{id}: an archived project too, with `is_archived` (how an archived
+        project is told from a deleted one, which answers 404)."""
+        response = self._request("GET", f"/projects/{_quote_id(project_id)}")
+        data = self._json_from(response)
+        if not isinstance(data, dict) or "id" not in data:
+            raise self._garbled(response, "a project object")
+        return data
+
     def get_user(self) -> dict:
         """GET /user: the token's owner (used to check a token before saving it)."""
         response = self._request("GET", "/user")
@@ -354,11 +388,13 @@ class TodoistClient:
             raise self._garbled(response, "a task object with an id")
         return data
 
-    def _page_from(self, response: requests.Response) -> tuple[list[dict], str | None]:
+    def _page_from(
+        self, response: requests.Response, *, key: str = "results"
+    ) -> tuple[list[dict], str | None]:
         data = self._json_from(response)
-        if not isinstance(data, dict) or not isinstance(data.get("results"), list):
-            raise self._garbled(response, "a page with results")
-        results = data["results"]
+        if not isinstance(data, dict) or not isinstance(data.get(key), list):
+            raise self._garbled(response, f"a page with {key}")
+        results = data[key]
         if not all(isinstance(task, dict) and "id" in task for task in results):
             raise self._garbled(response, "task objects with ids")
         cursor = data.get("next_cursor")

@@ -30,13 +30,24 @@ class TodoistProjectAdmin(OwnRowsAdminMixin, ReadOnlyDetailMixin, admin.ModelAdm
         "owner",
         "todoist_project_id",
         "full_since",
+        "archived_at",
         "waiting",
         "refused_reason",
     ]
-    list_filter = [("full_since", admin.EmptyFieldListFilter)]
+    list_filter = [
+        ("full_since", admin.EmptyFieldListFilter),
+        ("archived_at", admin.EmptyFieldListFilter),
+    ]
     search_fields = ["name", "=todoist_project_id"]
     list_select_related = ["account__user"]
-    fields = ["account", "name", "todoist_project_id", "full_since", "refused_reason"]
+    fields = [
+        "account",
+        "name",
+        "todoist_project_id",
+        "full_since",
+        "archived_at",
+        "refused_reason",
+    ]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         waiting = Count("mappings", filter=~Q(mappings__waiting_reason=""))

@@ -5,6 +5,7 @@ Both live in the database, so every worker on every machine sees the same state.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -210,6 +211,40 @@ def _take_slot(budget: RateBudget, *, limit: int, user_id: int | None, user_limi
     budget.spent_until = budget_time(stamps[-limit] + span) if full else None
     budget.save(update_fields=["stamps", "shares", "waiting", "touched_at", "spent_until"])
     return wait
+
+
+def account_budget_key(todoist_user_id: str) -> str:
+    """The budget of a Todoist account, shared by every token of it (Todoist counts its limits
+    per user): a hash of the account's user id."""
+    return hashlib.sha256(f"todoist-user:{todoist_user_id}".encode()).hexdigest()
+
+
+def full_read_key(key: str) -> str:
+    """The full-read budget that goes with a request budget (64 characters, as keys are)."""
+    return "full-" + hashlib.sha256(f"full:{key}".encode()).hexdigest()[:59]
+
+
+def rate_budget_fold(*, key: str, into: str) -> None:
+    """Move what a budget spent (its window's stamps, a 429 block) into another one, and drop
+    it: a token's first requests, before its account was known, count for the account."""
+    with transaction.atomic():
+        source = RateBudget.objects.select_for_update().filter(key=key).first()
+        if source is None:
+            return
+        target, _ = RateBudget.objects.select_for_update().get_or_create(
+            key=into, defaults={"touched_at": source.touched_at}
+        )
+        target.stamps = sorted([*target.stamps, *source.stamps])
+        # A shared token's users keep what they spent, and their claims.
+        for user, sent in source.shares.items():
+            target.shares[user] = sorted([*target.shares.get(user, []), *sent])
+        for user, until in source.waiting.items():
+            target.waiting[user] = max(target.waiting.get(user, 0.0), until)
+        blocks = [b for b in (target.blocked_until, source.blocked_until) if b is not None]
+        target.blocked_until = max(blocks) if blocks else None
+        target.touched_at = max(filter(None, (target.touched_at, source.touched_at)), default=None)
+        target.save(update_fields=["stamps", "shares", "waiting", "blocked_until", "touched_at"])
+        source.delete()
 
 
 def rate_budget_note(*, key: str) -> None:

@@ -29,9 +29,10 @@ from todoist_sync import metrics, selectors
 from todoist_sync.conf import conf
 from todoist_sync.events import EventBuffer, Level
 from todoist_sync.exceptions import LeaseLost, NoTodoistToken, TodoistError
-from todoist_sync.models import SyncRun, TodoistTaskMap
+from todoist_sync.models import SyncRun, TodoistAccount, TodoistTaskMap
 from todoist_sync.services.accounts import mappings_follow_account
 from todoist_sync.services.coordination import (
+    account_budget_key,
     current_fence,
     lease_acquire,
     lease_ask_follow_up,
@@ -131,6 +132,7 @@ class SyncEngine:
         self.transport: Transport | None = None
         self.projects: ProjectDirectory | None = None
         self.namer: Callable[[str], str] | None = None  # the projects' names in Todoist
+        self.account_key = ""  # the token's hash: which TodoistAccount row is this run's
         # Labels the reconcile's read showed, by Todoist id: a relabel needs no read of them.
         self.known_labels: dict[str, list[str]] = {}
 
@@ -169,7 +171,7 @@ class SyncEngine:
             self.transport = self.connect()
             self.projects = ProjectDirectory(
                 user_id=self.user_id,
-                account_key=self.transport.budget_key,
+                account_key=self.account_key,
                 transport=self.transport,
                 events=self.events,
             )
@@ -242,9 +244,18 @@ class SyncEngine:
             self.events.add(Level.ERROR, exc.detail)
             raise RunStop(SyncRun.State.FAILED, exc.detail) from None
         self.namer = project_namer(user_id=self.user_id, shared=source.shared)
+        self.account_key = token_key(source.token)
+        # Todoist counts its limits per account: the budget is the account's once it is known
+        # (every token of it shares one), the token's own until its first read tells.
+        known = (
+            TodoistAccount.objects.filter(user_id=self.user_id, key=self.account_key)
+            .exclude(todoist_user_id="")
+            .values_list("todoist_user_id", flat=True)
+            .first()
+        )
         return Transport(
             client=self.client or todoist_client(token=source.token),
-            budget_key=token_key(source.token),
+            budget_key=account_budget_key(known) if known else self.account_key,
             run=self.run,
             events=self.events,
             sleep=self.sleep,

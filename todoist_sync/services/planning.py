@@ -15,12 +15,13 @@ from typing import Any
 from django.utils import timezone
 
 from todoist_sync import selectors
-from todoist_sync.conf import conf
+from todoist_sync.conf import RecurringDone, conf
 from todoist_sync.models import TodoistTaskMap
 from todoist_sync.payloads import (
     CONTENT_FIELDS,
     PayloadError,
     TaskPlan,
+    due_after,
     fingerprint,
     item_args,
     labels_with,
@@ -180,10 +181,12 @@ def commands_for(
     labels_now: list[str] | None,
     *,
     project_id: str | None = None,
+    due_now: dict[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
     """The `/sync` commands of one task's plan; a create's uuid and temp_id are its
     `request_id`, so a resend can never create twice. `project_id` is the id (or temp_id) of
-    the project a create or a move goes to (None: the inbox)."""
+    the project a create or a move goes to (None: the inbox). `due_now`: the refinements of
+    the task's due as Todoist holds it now, when just read (otherwise the snapshot's)."""
 
     def command(kind: str, args: dict[str, Any]) -> dict[str, Any]:
         return {"type": kind, "uuid": str(uuid.uuid4()), "args": args}
@@ -211,7 +214,11 @@ def commands_for(
         commands.append(command("item_uncomplete", {"id": target}))
     if plan.move and project_id:
         commands.append(command("item_move", {"id": target, "project_id": project_id}))
-    update = item_args(plan.update)
+    kept = due_now if due_now is not None else plan.achieved.get("due")
+    update = item_args(plan.update, kept_due=kept)
+    if "due" in update:
+        # What Todoist holds once this lands: the new date with the refinements kept.
+        plan.achieved["due"] = due_after(update["due"], kept)
     if plan.set_blocked is not None and labels_now is not None:
         wanted = labels_with(labels_now, label=conf.TODOIST_BLOCKED_LABEL, present=plan.set_blocked)
         if wanted != labels_now:
@@ -219,7 +226,11 @@ def commands_for(
     if update:
         commands.append(command("item_update", {"id": target, **update}))
     if plan.close:
-        commands.append(command("item_close", {"id": target}))
+        # On a task recurring in Todoist, item_close closes one occurrence (it moves on, open);
+        # item_complete ends the recurrence (TODOIST_RECURRING_DONE).
+        recurring = bool(kept and kept.get("is_recurring"))
+        ends = recurring and conf.TODOIST_RECURRING_DONE == RecurringDone.COMPLETE
+        commands.append(command("item_complete" if ends else "item_close", {"id": target}))
     return commands
 
 

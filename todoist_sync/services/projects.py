@@ -11,6 +11,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterable
 from datetime import timedelta
+from enum import StrEnum
 from functools import cached_property
 from typing import Any
 
@@ -35,6 +36,18 @@ RESOURCES = ["items", "projects", "user"]
 
 def full_reason(name: str) -> str:
     return f"Todoist project {name!r} is full ({conf.TODOIST_PROJECT_MAX_TASKS} active tasks)"
+
+
+def archived_reason(name: str) -> str:
+    return f"Todoist project {name!r} is archived"
+
+
+class ProjectState(StrEnum):
+    """What Todoist says of one of our projects."""
+
+    LIVE = "live"
+    ARCHIVED = "archived"  # by a person: never made again, never unarchived by us
+    DELETED = "deleted"  # made again, with its tasks (once a run)
 
 
 def project_namer(*, user_id: int, shared: bool | None = None) -> Callable[[str], str]:
@@ -78,6 +91,7 @@ class ProjectDirectory:
         self.reset_ids: list[int] = []  # their tasks, to create again
         self.made_room: set[str] = set()  # projects a close left room in, this round
         self.remote: dict[str, list[str]] | None = None  # live project ids by name, once read
+        self.rechecked: set[str] = set()  # archived projects read again this run
 
     @cached_property
     def account(self) -> TodoistAccount:
@@ -103,11 +117,13 @@ class ProjectDirectory:
         if account.items_sync_token and account.projects_sync_token:
             return
         result = self.transport.send(
-            lambda: self.transport.client.sync(sync_token="*", resource_types=RESOURCES)
+            lambda: self.transport.client.sync(sync_token="*", resource_types=RESOURCES),
+            full=True,
         )
+        states = self.states(result.projects, whole=True)
         with fenced():
             account.items_sync_token = account.projects_sync_token = result.sync_token
-            self.adopt(result.projects, whole=True)
+            self.adopt(result.projects, whole=True, states=states)
             if result.user and not account.todoist_user_id:
                 account.todoist_user_id = str(result.user["id"])
             account.save(
@@ -118,6 +134,8 @@ class ProjectDirectory:
                     "todoist_user_id",
                 ]
             )
+        if account.todoist_user_id:
+            self.transport.identified(account.todoist_user_id)
 
     def identify(self) -> None:
         """Learn whose Todoist account the token opens (the account's first read tells it;
@@ -127,7 +145,8 @@ class ProjectDirectory:
                 self.read_everything_once()
                 return
             result = self.transport.send(
-                lambda: self.transport.client.sync(sync_token="*", resource_types=["user"])
+                lambda: self.transport.client.sync(sync_token="*", resource_types=["user"]),
+                full=True,
             )
         except TodoistError as exc:
             self.transport.stop_on(exc)
@@ -136,21 +155,72 @@ class ProjectDirectory:
             self.account.todoist_user_id = str(result.user["id"])
             with fenced():
                 self.account.save(update_fields=["todoist_user_id"])
+            self.transport.identified(self.account.todoist_user_id)
 
     def read_projects(self) -> None:
         """Every project, read again (projects are few): a name not seen before may be a
         project a person made long ago, which no increment would show."""
         result = self.transport.send(
-            lambda: self.transport.client.sync(sync_token="*", resource_types=["projects"])
+            lambda: self.transport.client.sync(sync_token="*", resource_types=["projects"]),
+            full=True,
         )
+        self.observe(result.projects, sync_token=result.sync_token)
+
+    def observe(self, projects: list[dict[str, Any]], *, sync_token: str | None) -> None:
+        """Every project, as a full read listed them (with the sync token it came with)."""
+        states = self.states(projects, whole=True)
         with fenced():
-            self.account.projects_sync_token = result.sync_token
-            self.adopt(result.projects, whole=True)
+            if sync_token:
+                self.account.projects_sync_token = sync_token
+            self.adopt(projects, whole=True, states=states)
             self.account.save(update_fields=["projects_sync_token", "inbox_project_id"])
 
-    def adopt(self, projects: Iterable[dict[str, Any]], *, whole: bool = False) -> None:
-        """Take the ids of our projects from Todoist's answer; forget the ones deleted there.
-        Inside the caller's `fenced()`, with the sync token that answer came with."""
+    def states(
+        self,
+        projects: list[dict[str, Any]],
+        *,
+        whole: bool,
+        only: TodoistProject | None = None,
+    ) -> dict[int, ProjectState]:
+        """What an answer says of each of our projects. A full read leaves out archived and
+        deleted projects alike (and Todoist may refuse an add into either with the same error):
+        each of ours it left out is read (`GET /projects/{id}`) to tell which."""
+        listed = {str(p["id"]): p for p in projects if p.get("id") is not None}
+        states: dict[int, ProjectState] = {}
+        for project in [only] if only is not None else list(self.by_name.values()):
+            pid = project.todoist_project_id
+            if pid is None:
+                continue
+            remote = listed.get(pid)
+            if remote is None and whole:
+                try:
+                    remote = self.transport.send(
+                        lambda pid=pid: self.transport.client.get_project(pid)
+                    )
+                except TodoistError as exc:
+                    if not exc.task_gone:
+                        raise
+                    remote = {"id": pid, "is_deleted": True}
+            if remote is None:
+                continue
+            if remote.get("is_deleted"):
+                states[project.pk] = ProjectState.DELETED
+            elif remote.get("is_archived"):
+                states[project.pk] = ProjectState.ARCHIVED
+            else:
+                states[project.pk] = ProjectState.LIVE
+        return states
+
+    def adopt(
+        self,
+        projects: Iterable[dict[str, Any]],
+        *,
+        whole: bool = False,
+        states: dict[int, ProjectState] | None = None,
+    ) -> None:
+        """Take the ids of our projects from Todoist's answer; note the ones a person archived
+        or unarchived (`states`); forget the ones deleted there. Inside the caller's
+        `fenced()`, with the sync token that answer came with."""
         live: dict[str, list[str]] = {}
         for remote in projects:
             if remote.get("inbox_project"):
@@ -160,15 +230,36 @@ class ProjectDirectory:
                 live.setdefault(str(remote.get("name")), []).append(str(remote["id"]))
         if whole:
             self.remote = live
-        live_ids = {pid for ids in live.values() for pid in ids}
+        states = states or {}
         for name, project in self.by_name.items():
+            state = states.get(project.pk)
             if project.todoist_project_id is None:
                 found = self.unclaimed(live.get(name, []))
                 if found:
                     project.todoist_project_id = found
                     project.save(update_fields=["todoist_project_id"])
-            elif whole and (name not in live or project.todoist_project_id not in live_ids):
+            elif state == ProjectState.DELETED:
                 self.forget(project)
+            elif (state == ProjectState.ARCHIVED) != (project.archived_at is not None):
+                self.set_archived(project, archived=state == ProjectState.ARCHIVED)
+
+    def set_archived(self, project: TodoistProject, *, archived: bool) -> None:
+        """A person archived the project (its tasks wait, mapped ones are left alone) or
+        unarchived it (the waiting ones go)."""
+        project.archived_at = timezone.now() if archived else None
+        project.save(update_fields=["archived_at"])
+        if archived:
+            self.events.add(
+                Level.WARNING,
+                f"{archived_reason(project.name)} in Todoist: its new tasks wait until it is "
+                "unarchived there (or the chat is given another project).",
+                {"project": project.name},
+            )
+        else:
+            self.made_room.add(project.name)  # the tasks waiting for it go again
+
+    def archived_pks(self) -> set[int]:
+        return {p.pk for p in self.by_name.values() if p.archived_at is not None}
 
     def unclaimed(self, ids: list[str]) -> str | None:
         """The first of these projects (of one name) that no other user's project points at in
@@ -191,6 +282,10 @@ class ProjectDirectory:
     def prepare(self, names: Iterable[str]) -> None:
         """Make sure every project named can be referred to in this round's commands."""
         self.read_everything_once()
+        for name in set(names):
+            project = self.by_name.get(name)
+            if project is not None and project.archived_at and name not in self.rechecked:
+                self.recheck(project)
         unknown = [n for n in set(names) if n != INBOX and not self.ref(n)]
         if self.remote is None and any(n not in self.by_name for n in unknown):
             self.read_projects()
@@ -212,6 +307,18 @@ class ProjectDirectory:
                 project.request_id, project.refused_reason = str(uuid.uuid4()), ""
                 with fenced():
                     project.save(update_fields=["request_id", "refused_reason"])
+
+    def recheck(self, project: TodoistProject) -> None:
+        """Tasks want to go into a project a person archived: read it again (once a run) in
+        case it was unarchived (or deleted) since."""
+        self.rechecked.add(project.name)
+        states = self.states([], whole=True, only=project)
+        state = states.get(project.pk)
+        with fenced():
+            if state == ProjectState.DELETED:
+                self.forget(project)
+            elif state == ProjectState.LIVE:
+                self.set_archived(project, archived=False)
 
     def project(self, name: str) -> TodoistProject | None:
         if name == INBOX:
@@ -313,6 +420,8 @@ class ProjectDirectory:
         project = self.project(name)
         if project is not None and project.refused_reason:
             return project.refused_reason
+        if project is not None and project.archived_at:
+            return archived_reason(name)
         if project is not None and project.full_since:
             if name in self.probed:
                 return full_reason(name)
@@ -358,7 +467,10 @@ class ProjectDirectory:
     # -- deleted in Todoist --------------------------------------------------------------------
 
     def refused(self, name: str) -> str:
+        """Why nothing can go into the project now (refused, or archived), if so."""
         project = self.project(name)
+        if project is not None and project.archived_at:
+            return archived_reason(name)
         return project.refused_reason if project is not None else ""
 
     def forgot(self, project_pk: int | None) -> bool:

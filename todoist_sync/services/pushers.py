@@ -269,7 +269,10 @@ class SingleTaskPusher(Pusher):
         args = dict(command["args"])
         target = temp_ids.get(args.get("id"), args.get("id"))
         kind = command["type"]
-        if kind in ("item_add", "item_move"):
+        # The task endpoints cannot complete a recurring task, nor set a due's date with its
+        # time zone and recurrence kept: those go as one-command /sync requests too.
+        refined_due = isinstance(args.get("due"), dict) and len(args["due"]) > 1
+        if kind in ("item_add", "item_move", "item_complete") or refined_due:
             if "id" in args:
                 args["id"] = target
             result = client.sync([{**command, "args": args}])

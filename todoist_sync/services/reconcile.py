@@ -27,18 +27,18 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
 from django.utils import timezone
 
 from todoist_sync import selectors
-from todoist_sync.conf import DriftPolicy, conf
+from todoist_sync.conf import DoneInTodoist, DriftPolicy, conf
 from todoist_sync.events import EventBuffer, Level
 from todoist_sync.exceptions import TodoistError
 from todoist_sync.models import TodoistTaskMap
-from todoist_sync.payloads import fingerprint
+from todoist_sync.payloads import due_day, fingerprint, refinements
 from todoist_sync.services.coordination import fenced
 from todoist_sync.services.persistence import PushItem, mappings_save
 from todoist_sync.services.projects import INBOX, ProjectDirectory
@@ -50,11 +50,18 @@ from todoist_sync.task_model import task_contract
 DRIFT_FIELDS = ("content", "description", "priority", "due_date", "done", "blocked", "project")
 # Ids per query when matching an answer to mappings (under SQLite's parameter limit).
 ID_CHUNK = 5000
+# How far back the completed list is read for tasks a full read did not list (Todoist allows
+# a window of up to 3 months).
+COMPLETED_WINDOW_DAYS = 89
 
 
 class DriftOutcome(StrEnum):
     RESTORED = "restored"
     REPORTED = "reported"
+    # A change Todoist owns (a move into another project): taken as it is, whatever the policy.
+    KEPT = "kept"
+    # A completion made in Todoist, made local with TODOIST_DONE_IN_TODOIST=adopt.
+    ADOPTED = "adopted"
 
 
 @dataclass
@@ -81,30 +88,40 @@ class ReconcileResult:
 
 
 def remote_snapshot(item: dict[str, Any], *, project_names: dict[str, str]) -> dict[str, Any]:
-    """A Todoist item in the shape of `mapping.pushed` (payloads.snapshot_for)."""
-    due = item.get("due") or {}
+    """A Todoist item in the shape of `mapping.pushed` (payloads.snapshot_for): the due's date
+    (in its time zone) and, apart, its refinements (`payloads.refinements`)."""
+    due = item.get("due") if isinstance(item.get("due"), dict) else None
     project_id = str(item.get("project_id") or "")
     return {
         "content": item.get("content", ""),
         "description": item.get("description") or "",
         "priority": item.get("priority"),
-        "due_date": due.get("date") if isinstance(due, dict) else None,
+        "due_date": due_day(due),
+        "due": refinements(due),
         "done": bool(item.get("checked")),
         "blocked": conf.TODOIST_BLOCKED_LABEL in (item.get("labels") or []),
-        # A project the sync does not place tasks in is named by its id: never equal to ours,
-        # so a restore moves the task back.
+        # A project the sync does not place tasks in is named by its id.
         "project": project_names.get(project_id, f"project id {project_id}"),
     }
 
 
 def drifted_fields(pushed: dict[str, Any], remote: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """The fields Todoist holds otherwise than we pushed them. A snapshot pushed before projects
-    were recorded has no `project`: that is not a change made in Todoist."""
-    return {
-        name: {"todoist": remote[name], "local": pushed.get(name)}
-        for name in DRIFT_FIELDS
-        if (name in pushed or name != "project") and remote[name] != pushed.get(name)
-    }
+    """The fields Todoist holds otherwise than we pushed them (README "Who owns which field").
+    A snapshot pushed before projects were recorded has no `project`: that is not a change made
+    in Todoist. A recurring task's date moves with its recurrence, and an occurrence we closed
+    comes back open on its next date: neither is a change made there."""
+    recurring = bool(remote.get("due") and remote["due"].get("is_recurring"))
+    fields = {}
+    for name in DRIFT_FIELDS:
+        if name == "project" and name not in pushed:
+            continue
+        if name == "due_date" and recurring:
+            continue
+        if name == "done" and recurring and pushed.get("done") and not remote["done"]:
+            continue
+        if remote[name] != pushed.get(name):
+            fields[name] = {"todoist": remote[name], "local": pushed.get(name)}
+    return fields
 
 
 class Reconciler:
@@ -137,10 +154,20 @@ class Reconciler:
             # reads the account whole anyway (where later reads start).
             return ReconcileResult()
         since = account.items_sync_token or "*"
+        # A full read also brings the projects: a task missing from it may be in a project a
+        # person archived, which leaves it alone.
+        types = ["items", "projects"] if since == "*" else ["items"]
         try:
             answer = self.transport.send(
-                lambda: self.transport.client.sync(sync_token=since, resource_types=["items"])
+                lambda: self.transport.client.sync(sync_token=since, resource_types=types),
+                full=since == "*",
             )
+            if since == "*":
+                self.projects.observe(answer.projects, sync_token=answer.sync_token)
+            items = {str(i["id"]): i for i in answer.items if i.get("id")}
+            if since == "*" or answer.full_sync:
+                # Active tasks only: a completed or deleted task is simply absent from it.
+                items.update(self.look_up_missing(mapped, items))
         except TodoistError as exc:
             self.transport.stop_on(exc)  # a 429 or a token problem ends the run
             self.events.add(
@@ -153,7 +180,6 @@ class Reconciler:
         now = timezone.now()
         run.reconciled_at = now
         result = ReconcileResult(read=True)
-        items = {str(i["id"]): i for i in answer.items if i.get("id")}
         mappings = self.mappings_of(mapped, list(items))
         names = {
             p.todoist_project_id: n
@@ -162,15 +188,31 @@ class Reconciler:
         }
         if account.inbox_project_id:
             names[account.inbox_project_id] = INBOX
+        learned = []
         for mapping in mappings:
             item = items[mapping.todoist_task_id]
             if item.get("is_deleted"):
                 result.drifts.append(Drift(mapping, {}, deleted=True))
                 continue
             result.labels[mapping.todoist_task_id] = list(item.get("labels") or [])
-            fields = drifted_fields(mapping.pushed, remote_snapshot(item, project_names=names))
+            remote = remote_snapshot(item, project_names=names)
+            if remote["due"] != mapping.pushed.get("due") and (
+                remote["due"] is not None or "due" in mapping.pushed
+            ):
+                # A time, time zone or recurrence set (or moved on) in Todoist: Todoist's to
+                # own, learned so a later change of the date keeps it; never drift.
+                pushed = {**mapping.pushed, "due": remote["due"]}
+                mapping.pushed, mapping.pushed_fingerprint = pushed, fingerprint(pushed)
+                learned.append(mapping)
+            fields = drifted_fields(mapping.pushed, remote)
+            if "project" in fields and not self.known_project(mapping.pushed.get("project")):
+                # Our project's id is not known yet (its creation unconfirmed): a task in it
+                # looks as if it were elsewhere. Not a move a person made.
+                del fields["project"]
             if fields:
                 result.drifts.append(Drift(mapping, fields))
+        if learned:
+            mappings_save(learned)
         if result.drifts:
             self.act_on(result.drifts, now=now)
         if answer.sync_token and answer.sync_token != account.items_sync_token:
@@ -188,6 +230,42 @@ class Reconciler:
         )
         return result
 
+    def known_project(self, name: str | None) -> bool:
+        """Whether the project of that name has a Todoist id we know (the inbox too)."""
+        if name == INBOX:
+            return bool(self.projects.account.inbox_project_id)
+        project = self.projects.by_name.get(name or "")
+        return project is None or project.todoist_project_id is not None
+
+    def look_up_missing(self, mapped: Any, items: dict[str, dict]) -> dict[str, dict]:
+        """Mapped open tasks a full read did not list, looked up before anything is decided:
+        the completed ones in Todoist's completed list (one page of up to 200 a request), the
+        rest by id among the active ones (100 a request); what neither has is deleted. Tasks
+        in a project a person archived are not looked up (left alone)."""
+        archived = self.projects.archived_pks()
+        missing = [
+            m
+            for m in mapped.filter(pushed__done=False).exclude(inflight__isnull=False)
+            if m.todoist_task_id not in items and m.project_id not in archived
+        ]
+        if not missing:
+            return {}
+        now = timezone.now()
+        oldest = min(m.last_synced_at or m.created_at for m in missing) - timedelta(minutes=5)
+        since = max(oldest, now - timedelta(days=COMPLETED_WINDOW_DAYS))
+        # `until` a little ahead: the query's times are whole seconds.
+        until = now + timedelta(minutes=1)
+        completed = self.transport.send(
+            lambda: self.transport.client.completed_tasks(since=since, until=until)
+        )
+        wanted = {m.todoist_task_id for m in missing}
+        found = {str(t["id"]): {**t, "checked": True} for t in completed if str(t["id"]) in wanted}
+        rest = [t for t in wanted if t not in found]
+        active = self.transport.send(lambda: self.transport.client.list_tasks(ids=rest))
+        found.update({str(t["id"]): t for t in active if str(t["id"]) in wanted})
+        found.update({t: {"id": t, "is_deleted": True} for t in rest if t not in found})
+        return found
+
     @staticmethod
     def mappings_of(mapped: Any, todoist_ids: list[str]) -> list[TodoistTaskMap]:
         """The mappings behind these Todoist ids (known, with nothing in flight)."""
@@ -198,17 +276,26 @@ class Reconciler:
         return [m for m in found if m.pushed is not None and not m.inflight]
 
     def act_on(self, drifts: list[Drift], *, now: datetime) -> None:
-        """Restore or report each drift; write the mappings (fenced), and one event each."""
+        """Take what Todoist owns, adopt completions (if so set), restore or report the rest;
+        write the mappings (fenced), and one event each."""
         restore = conf.TODOIST_DRIFT_POLICY == DriftPolicy.RESTORE
+        adopt = conf.TODOIST_DONE_IN_TODOIST == DoneInTodoist.ADOPT
         deleted = [d for d in drifts if d.deleted]
         tasks = self.local_tasks(d.mapping.local_task_id for d in deleted) if restore else {}
+        adopted: list[int] = []
         for drift in drifts:
             mapping = drift.mapping
-            if restore and not drift.deleted:
+            taken = self.take_owned(drift, adopt=adopt)
+            if drift.outcome == DriftOutcome.ADOPTED:
+                adopted.append(mapping.local_task_id)
+            rest = {n: v for n, v in drift.fields.items() if n not in taken}
+            if restore and rest and not drift.deleted:
                 # What Todoist holds now: the normal planning sends what puts local truth back.
-                pushed = {**mapping.pushed, **{n: v["todoist"] for n, v in drift.fields.items()}}
+                pushed = {**mapping.pushed, **{n: v["todoist"] for n, v in rest.items()}}
                 mapping.pushed, mapping.pushed_fingerprint = pushed, fingerprint(pushed)
                 drift.outcome = DriftOutcome.RESTORED
+            elif rest and not drift.deleted:
+                drift.outcome = DriftOutcome.REPORTED
             elif restore and mapping.local_task_id in tasks:
                 task = tasks[mapping.local_task_id]
                 self.settler.gone_after_create(PushItem(task, mapping, [], mapping.pushed))
@@ -225,10 +312,36 @@ class Reconciler:
             mapping.last_drift_at = now
             self.report(drift)
         changed = [d.mapping for d in drifts]
-        if restore:
-            mappings_save(changed)
+        if adopted:
+            with fenced():
+                task_contract().mark_done(adopted)
+        mappings_save(changed)
         with fenced():
             TodoistTaskMap.objects.bulk_update(changed, ["last_drift", "last_drift_at"])
+
+    def take_owned(self, drift: Drift, *, adopt: bool) -> set[str]:
+        """The drifted fields taken as Todoist holds them, whatever the policy: the project a
+        person moved the task into (Todoist's), and with `adopt` a completion made there.
+        Sets the drift's outcome when that is all it was."""
+        mapping, fields = drift.mapping, drift.fields
+        taken: set[str] = set()
+        if "project" in fields:
+            name = fields["project"]["todoist"]
+            pushed = {**mapping.pushed, "project": name, "moved": True}
+            mapping.pushed, mapping.pushed_fingerprint = pushed, fingerprint(pushed)
+            # A person's own project is none of ours: it takes no room in ours.
+            mapping.project = self.projects.project(name)
+            taken.add("project")
+        adopted = adopt and fields.get("done", {}).get("todoist") is True
+        if adopted:
+            pushed = {**mapping.pushed, "done": True}
+            mapping.pushed, mapping.pushed_fingerprint = pushed, fingerprint(pushed)
+            taken.add("done")
+        if taken and taken == set(fields):
+            drift.outcome = DriftOutcome.ADOPTED if adopted else DriftOutcome.KEPT
+        elif adopted:
+            drift.outcome = DriftOutcome.ADOPTED
+        return taken
 
     def local_tasks(self, task_ids: Iterable[int]) -> dict[int, Any]:
         """The local tasks (as the sync reads them) of these ids, by id: one query."""
@@ -239,7 +352,11 @@ class Reconciler:
     def report(self, drift: Drift) -> None:
         mapping = drift.mapping
         what = "deleted" if drift.deleted else "changed (" + ", ".join(drift.fields) + ")"
-        if drift.outcome == DriftOutcome.RESTORED:
+        if drift.outcome == DriftOutcome.ADOPTED:
+            what, done = "completed", "marked done here too (TODOIST_DONE_IN_TODOIST=adopt)"
+        elif drift.outcome == DriftOutcome.KEPT:
+            done = "kept as it is there (Todoist's to decide)"
+        elif drift.outcome == DriftOutcome.RESTORED:
             done = "local truth is sent back in this run"
         elif conf.TODOIST_DRIFT_POLICY == DriftPolicy.REPORT:
             done = "reported only (TODOIST_DRIFT_POLICY=report)"

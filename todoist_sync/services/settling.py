@@ -27,11 +27,14 @@ from todoist_sync.task_model import LocalTask
 State = TodoistTaskMap.SyncState
 DELETED_REASON = "deleted in Todoist (or completed there): not found"
 
+# Commands that take a task out of the active ones (a closed occurrence comes back, moved on).
+CLOSING = ("item_close", "item_complete")
 # The run counter each confirmed command adds to.
 COUNTERS = {
     "item_add": "created",
     "item_update": "updated",
     "item_close": "closed",
+    "item_complete": "closed",
     "item_uncomplete": "reopened",
 }
 
@@ -84,7 +87,7 @@ class Settler:
                         mapping.todoist_task_id = str(real_id)
                     elif not mapping.todoist_task_id:
                         missing_id = True
-                elif command["type"] == "item_close" and self.projects is not None:
+                elif command["type"] in CLOSING and self.projects is not None:
                     if not any(c["type"] == "item_add" for c in item.commands):
                         self.room_made(item)  # a task created closed never took a place
                 continue

@@ -20,10 +20,13 @@ from todoist_sync.exceptions import (
 )
 from todoist_sync.models import SyncRun
 from todoist_sync.services.coordination import (
+    account_budget_key,
     current_fence,
+    full_read_key,
     lease_renew,
     rate_budget_acquire,
     rate_budget_block,
+    rate_budget_fold,
 )
 from todoist_sync.todoist import MAX_IDS_PER_QUERY, SyncResult, TodoistClient
 
@@ -61,8 +64,11 @@ class Transport:
         self.sleep = sleep
         self.progress = progress
 
-    def send(self, call: Callable[[], T]) -> T:
-        """One request, within the rate budget; a 429 blocks the budget for everyone."""
+    def send(self, call: Callable[[], T], *, full: bool = False) -> T:
+        """One request, within the rate budget; a 429 blocks the budget for everyone. A `full`
+        read (`sync_token="*"`) also takes a slot of the account's full-read budget."""
+        if full:
+            self.acquire_full_read()
         self.acquire()
         try:
             answer = call()
@@ -103,6 +109,29 @@ class Transport:
             metrics.budget_waited(wait)
             self.sleep(wait)
         self.run.requests += 1
+
+    def acquire_full_read(self) -> None:
+        """Todoist allows 100 full syncs per 15 minutes per user, apart from the other
+        requests: a slot of that budget, or the run ends and resumes when one frees."""
+        wait = rate_budget_acquire(
+            key=full_read_key(self.budget_key), limit=conf.TODOIST_RATE_LIMIT_FULL_SYNCS
+        )
+        if wait > 0:
+            raise RunStop(
+                SyncRun.State.DEFERRED,
+                f"full-read budget spent; the rest resumes in {wait:.0f} s",
+                timezone.now() + timedelta(seconds=wait),
+            )
+
+    def identified(self, todoist_user_id: str) -> None:
+        """The token's Todoist account is known now: from here on the run spends the account's
+        budget, shared by every token of it; what it spent under the token moves there."""
+        key = account_budget_key(todoist_user_id)
+        if key == self.budget_key:
+            return
+        rate_budget_fold(key=self.budget_key, into=key)
+        rate_budget_fold(key=full_read_key(self.budget_key), into=full_read_key(key))
+        self.budget_key = key
 
     def renew_or_stop(self) -> None:
         """Renew the lease (ours by holder and fence); a run that lost it stops."""
@@ -149,7 +178,12 @@ class Transport:
         self, todoist_ids: list[str]
     ) -> tuple[dict[str, list[str]], dict[str, TodoistError]]:
         """Current labels of these Todoist tasks, and the read errors by Todoist id."""
-        labels: dict[str, list[str]] = {}
+        items, failed = self.read_items(todoist_ids)
+        return {t: list(item.get("labels") or []) for t, item in items.items()}, failed
+
+    def read_items(self, todoist_ids: list[str]) -> tuple[dict[str, dict], dict[str, TodoistError]]:
+        """These Todoist tasks as they are now (active ones only), and the read errors by id."""
+        items: dict[str, dict] = {}
         failed: dict[str, TodoistError] = {}
         for start in range(0, len(todoist_ids), MAX_IDS_PER_QUERY):
             chunk = todoist_ids[start : start + MAX_IDS_PER_QUERY]
@@ -159,8 +193,8 @@ class Transport:
                 self.stop_on(exc)
                 failed.update(dict.fromkeys(chunk, exc))
                 continue
-            labels.update({str(t["id"]): list(t.get("labels") or []) for t in found})
-        return labels, failed
+            items.update({str(t["id"]): t for t in found})
+        return items, failed
 
 
 def stop_error(outcome: SyncResult | TodoistError) -> TodoistError | None:

@@ -11,8 +11,10 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 
+from todoist_sync.conf import RecurringDone, conf
 from todoist_sync.exceptions import TodoistError, TodoistNotFoundError
 from todoist_sync.models import TodoistTaskMap
+from todoist_sync.payloads import refinements
 from todoist_sync.services.persistence import (
     PushItem,
     forget_todoist_id,
@@ -44,6 +46,19 @@ class WorkBuilder:
         self.projects = projects
         # Labels a reconcile read this run, by Todoist id: each used once, then read again.
         self.known_labels = known_labels
+        # The tasks that reconcile saw: their snapshot's due is as fresh as a read.
+        self.seen = set(known_labels)
+
+    def due_unknown(self, d: Decision) -> bool:
+        """Whether a task's plan needs its due as Todoist holds it, and no read of this run has
+        it: a new date, or (TODOIST_RECURRING_DONE=complete) a close, which must know whether
+        the task recurs there."""
+        if d.plan.create or not d.mapping.todoist_task_id or d.mapping.todoist_task_id in self.seen:
+            return False
+        if d.plan.update.get("due_date"):
+            return True
+        complete = conf.TODOIST_RECURRING_DONE == RecurringDone.COMPLETE
+        return d.plan.close and complete and bool(d.plan.achieved.get("due_date"))
 
     def items(
         self, decisions: list[Decision], *, unreadable: TodoistError | None = None
@@ -86,8 +101,15 @@ class WorkBuilder:
         # Labels the reconcile just read are not read again (each used once: our own commands
         # change them).
         known = {t: self.known_labels.pop(t) for t in relabel if t in self.known_labels}
-        labels, unread = self.transport.read_labels([t for t in relabel if t not in known])
+        # A new date for a task whose due a person may have refined in Todoist since we last
+        # looked (a time, a recurrence): read in the same request as the labels, so the date
+        # goes with what they set (`payloads.due_arg`).
+        redate = [d.mapping.todoist_task_id for d in planned if self.due_unknown(d)]
+        wanted = [t for t in relabel if t not in known] + [t for t in redate if t not in relabel]
+        items, unread = self.transport.read_items(wanted)
+        labels = {t: list(items[t].get("labels") or []) for t in relabel if t in items}
         labels.update(known)
+        dues = {t: refinements(items[t].get("due")) for t in redate if t in items}
         for d in planned:
             target = d.mapping.todoist_task_id
             project = d.plan.achieved.get("project")
@@ -104,6 +126,15 @@ class WorkBuilder:
                     self.settler.wait(d.mapping, waiting, name=project)
                     settled.append(d.mapping)
                     continue
+            if target in unread and target in redate:
+                # Its due could not be read: not sent with a bare date that might erase what a
+                # person set there; retried with backoff.
+                self.settler.settle_error(
+                    d.task, d.mapping, unread[target], achieved=d.plan.achieved, ok_add=False,
+                    remaining=[],
+                )  # fmt: skip
+                settled.append(d.mapping)
+                continue
             if d.plan.set_blocked is not None and target not in labels:
                 # Its labels could not be read (it is retried with backoff rather than marked
                 # synced with a stale label), or Todoist has no such active task.
@@ -116,7 +147,11 @@ class WorkBuilder:
                 settled.append(d.mapping)
                 continue
             commands = commands_for(
-                d.plan, d.mapping, labels.get(target), project_id=self.projects.ref(project)
+                d.plan,
+                d.mapping,
+                labels.get(target),
+                project_id=self.projects.ref(project),
+                due_now=dues.get(target),
             )
             if not commands:  # e.g. the label was already as wanted
                 self.settler.mark_synced(d.mapping, d.plan.achieved)
