@@ -395,7 +395,7 @@ class Demo:
         say(f"    status: connection {self.api.sync_status()['connection']!r}")
         # A reconcile: the first read through the new token is of the whole account, done here
         # rather than in the webhook's run below.
-        self.sync("Sync 5: reconcile through the OAuth token", reconcile=True)
+        self.sync("Sync 7: reconcile through the OAuth token", reconcile=True)
         mapping = (
             TodoistTaskMap.objects.filter(sync_state="synced", local_task__status="open")
             .select_related("local_task")
@@ -455,14 +455,18 @@ class Demo:
 
         assert self.sim is not None and self.api is not None
         mappings = list(
-            TodoistTaskMap.objects.filter(sync_state="synced", local_task__status="open")
+            TodoistTaskMap.objects.filter(
+                sync_state="synced", local_task__status="open", local_task__due_date__isnull=False
+            )
             .select_related("local_task")
-            .order_by("local_task_id")[1:3]
+            .order_by("local_task_id")[:2]
         )
         step("A person makes one task recurring and gives another a time, in Todoist")
+        # On each task's own date: the person refines the due, the date stays local truth.
+        recurring, timed = (m.local_task.due_date.isoformat() for m in mappings)
         for mapping, due in zip(
             mappings,
-            ({"date": "2026-12-07", "string": "every week"}, "2026-12-07T10:00:00"),
+            ({"date": recurring, "string": "every week"}, f"{timed}T10:00:00"),
             strict=True,
         ):
             self.sim.person_task(self.todoist_token, mapping.todoist_task_id, due=due)
