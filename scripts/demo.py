@@ -324,15 +324,9 @@ class Demo:
     def drift(self) -> None:
         """A person renames a task in Todoist; a reconcile notices it and puts local truth back."""
         from planner.models import EventLog
-        from todoist_sync.models import TodoistTaskMap
 
         assert self.sim is not None
-        mapping = (
-            TodoistTaskMap.objects.filter(sync_state="synced", local_task__status="open")
-            .select_related("local_task")
-            .order_by("local_task_id")
-            .first()
-        )
+        mapping = synced_open_mapping(first=True)
         title = mapping.local_task.title
         step("A person renames a task in Todoist (the simulator's POST /__sim__/person/task)")
         self.sim.person_task(
@@ -376,7 +370,7 @@ class Demo:
     def oauth_and_webhook(self) -> None:
         """Connect through OAuth (the consent approved here, over HTTP), then a person's rename
         in the simulator is restored with no trigger: webhook, endpoint, queued reconcile."""
-        from todoist_sync.models import SyncRun, TodoistTaskMap
+        from todoist_sync.models import SyncRun
 
         assert self.sim is not None and self.api is not None and self.stack is not None
         step("Connecting the demo user through OAuth (the simulator's consent page)")
@@ -396,12 +390,7 @@ class Demo:
         # A reconcile: the first read through the new token is of the whole account, done here
         # rather than in the webhook's run below.
         self.sync("Sync 7: reconcile through the OAuth token", reconcile=True)
-        mapping = (
-            TodoistTaskMap.objects.filter(sync_state="synced", local_task__status="open")
-            .select_related("local_task")
-            .order_by("-local_task_id")
-            .first()
-        )
+        mapping = synced_open_mapping(first=False)  # not the task the drift step renamed
         title = mapping.local_task.title
         last_run = SyncRun.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
         before = self.sim.stats()["requests_total"]
@@ -550,6 +539,19 @@ class Demo:
             f"\nDemo finished in {time.monotonic() - started:.0f} s. Database and logs kept in "
             f"{WORK_DIR.relative_to(REPO_ROOT)}/ (rebuilt on the next run)."
         )
+
+
+def synced_open_mapping(*, first: bool) -> Any:
+    """The mapping of the first (or last) open task the sync has in Todoist."""
+    from todoist_sync.models import TodoistTaskMap
+
+    order = "local_task_id" if first else "-local_task_id"
+    return (
+        TodoistTaskMap.objects.filter(sync_state="synced", local_task__status="open")
+        .select_related("local_task")
+        .order_by(order)
+        .first()
+    )
 
 
 def _parser() -> argparse.ArgumentParser:
