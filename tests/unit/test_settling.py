@@ -25,6 +25,7 @@ from todoist_sync.payloads import fingerprint
 from todoist_sync.services.persistence import PushItem
 from todoist_sync.services.planning import raw_fingerprint
 from todoist_sync.services.projects import full_reason
+from todoist_sync.services.round import RoundState
 from todoist_sync.services.settling import DELETED_REASON, Settler
 
 pytestmark = pytest.mark.django_db  # the project directory's rows
@@ -100,9 +101,9 @@ def observe(settler: Settler, item: PushItem) -> dict[str, Any]:
         "waiting": m.waiting_reason,
         "project": m.project.name if m.project_id else None,
         "synced_at": m.last_synced_at is not None,
-        "followup": item.task.id in settler.followups,
-        "unconfirmed": [i.mapping for i in settler.unconfirmed] == [m],
-        "unverified": [i.mapping for i in settler.unverified] == [m],
+        "followup": item.task.id in settler.state.followups,
+        "unconfirmed": [i.mapping for i in settler.state.unconfirmed] == [m],
+        "unverified": [i.mapping for i in settler.state.unverified] == [m],
         "run": {c: getattr(settler.run, c) for c in tally},
         "events": [e.level.value for e in settler.events.pending],
     }
@@ -114,7 +115,7 @@ def settler(run, events, directory, settings, monkeypatch) -> Settler:
     settings.TODOIST_RETRY_BASE_SECONDS = 30
     # The jitter at its top: the wait is then the backoff's ceiling, which a row can state.
     monkeypatch.setattr("todoist_sync.services.settling.random.uniform", lambda low, high: high)
-    return Settler(run=run, events=events, projects=directory)
+    return Settler(run=run, events=events, projects=directory, state=RoundState())
 
 
 def counts(**changed):
@@ -302,8 +303,8 @@ def test_a_task_in_a_project_deleted_in_todoist_is_created_again(settler, direct
     assert (mapping.todoist_task_id, mapping.pushed, mapping.inflight) == (None, None, None)
     assert (mapping.sync_state, mapping.attempts, mapping.last_error) == (State.PENDING, 0, "")
     assert mapping.request_id != "req-1"
-    assert settler.followups == {item.task.id}
-    assert settler.unverified == [] and settler.run.failed == 0
+    assert settler.state.followups == {item.task.id}
+    assert settler.state.unverified == [] and settler.run.failed == 0
 
 
 def test_a_close_leaves_room_in_a_full_project(settler, directory):

@@ -17,9 +17,10 @@ from typing import Any
 from todoist_sync.exceptions import TodoistError
 from todoist_sync.models import TodoistTaskMap
 from todoist_sync.payloads import fingerprint
-from todoist_sync.services.persistence import PushItem, mappings_save
+from todoist_sync.services.persistence import PushItem
 from todoist_sync.services.planning import with_real_ids
 from todoist_sync.services.projects import ProjectDirectory
+from todoist_sync.services.round import RoundState
 from todoist_sync.services.settling import Settler
 from todoist_sync.services.transport import Transport
 
@@ -28,15 +29,22 @@ MATCHED_FIELDS = ("content", "description", "priority")
 
 class Healer:
     def __init__(
-        self, *, transport: Transport, settler: Settler, projects: ProjectDirectory
+        self,
+        *,
+        transport: Transport,
+        settler: Settler,
+        projects: ProjectDirectory,
+        state: RoundState,
     ) -> None:
         self.transport = transport
         self.settler = settler
         self.projects = projects
+        self.state = state
 
     def heal(self, items: list[PushItem]) -> None:
         """One read per starting point (usually one for all); each create adopts its task,
-        or follows the deleted policy."""
+        or follows the deleted policy. The mappings are changed in memory: the engine writes
+        them."""
         if not items:
             return
         by_since: dict[str, list[PushItem]] = {}
@@ -46,8 +54,6 @@ class Healer:
             by_since.setdefault(since, []).append(item)
         for since, group in by_since.items():
             self.heal_from(since, group)
-        mappings_save([item.mapping for item in items])
-        self.settler.events.flush()
 
     def heal_from(self, since: str, items: list[PushItem]) -> None:
         try:
@@ -137,8 +143,6 @@ class Healer:
                 self.plan_again(item, done=True)
             else:
                 self.settler.gone_after_create(item)
-        mappings_save([item.mapping for item in items])
-        self.settler.events.flush()
 
     def plan_again(self, item: PushItem, *, done: bool | None) -> None:
         """The task is in Todoist: its stored commands are dropped and the next round plans the
@@ -148,7 +152,7 @@ class Healer:
             pushed = {**mapping.pushed, "done": done}
             mapping.pushed, mapping.pushed_fingerprint = pushed, fingerprint(pushed)
         mapping.inflight = None
-        self.settler.followups.add(item.task.id)
+        self.state.followups.add(item.task.id)
 
     def sent_add(self, item: PushItem) -> dict[str, Any]:
         [add] = [c for c in item.mapping.inflight["commands"] if c["type"] == "item_add"]

@@ -17,6 +17,7 @@ from todoist_sync.conf import conf
 from todoist_sync.exceptions import TodoistError, TodoistTransientError, TodoistValidationError
 from todoist_sync.services.persistence import PushItem, commands_commit, mappings_save
 from todoist_sync.services.projects import ProjectDirectory
+from todoist_sync.services.round import RoundState
 from todoist_sync.services.settling import Settler
 from todoist_sync.services.transport import RunStop, Transport, stop_error
 from todoist_sync.todoist import MAX_SYNC_COMMANDS, SyncResult, encode_json
@@ -36,12 +37,14 @@ class Pusher:
         transport: Transport,
         settler: Settler,
         user_id: int,
-        projects: ProjectDirectory | None = None,
+        projects: ProjectDirectory,
+        state: RoundState,
     ) -> None:
         self.transport = transport
         self.settler = settler
         self.user_id = user_id
         self.projects = projects
+        self.state = state
 
     def push(self, work: Iterable[PushItem]) -> None:
         raise NotImplementedError
@@ -54,14 +57,14 @@ class Pusher:
         self.settler.events.flush()
 
     def project_adds(self) -> list[dict[str, Any]]:
-        return self.projects.add_commands() if self.projects is not None else []
+        return self.projects.add_commands()
 
     def outgoing(self, commands: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Commands as sent: projects created since they were stored named by their ids."""
-        return self.projects.rewrite(commands) if self.projects is not None else commands
+        return self.projects.rewrite(commands)
 
     def settle_adds(self, outcome: SyncResult | TodoistError) -> None:
-        if self.projects is not None and isinstance(outcome, SyncResult):
+        if isinstance(outcome, SyncResult):
             self.projects.settle_adds(outcome)
 
 
@@ -174,9 +177,9 @@ class BatchPusher(Pusher):
         if isinstance(outcome, TodoistError) and outcome.too_large:
             self.push_halves(batch)
             return
-        if self.projects is not None and self.not_found_in_a_project(batch, outcome):
+        if self.not_found_in_a_project(batch, outcome):
             self.projects.check_deleted()  # one read tells whether their project was deleted
-            self.settler.followups.update(self.projects.take_reset())
+            self.state.followups.update(self.projects.take_reset())
         for item in batch:
             if isinstance(outcome, TodoistError):
                 statuses = [outcome] + [None] * (len(item.commands) - 1)
@@ -264,7 +267,7 @@ class SingleTaskPusher(Pusher):
     def call(
         self, command: dict[str, Any], temp_ids: dict[str, str]
     ) -> tuple[str | TodoistError, dict[str, str]]:
-        """Send one command; answers its status and any temp id -> real id it resolved."""
+        """Send one command; return its status and any temp id -> real id it resolved."""
         client = self.transport.client
         args = dict(command["args"])
         target = temp_ids.get(args.get("id"), args.get("id"))

@@ -42,6 +42,7 @@ from todoist_sync.payloads import due_day, fingerprint, refinements
 from todoist_sync.services.coordination import fenced
 from todoist_sync.services.persistence import PushItem, mappings_save
 from todoist_sync.services.projects import INBOX, ProjectDirectory
+from todoist_sync.services.round import RoundState
 from todoist_sync.services.settling import Settler
 from todoist_sync.services.transport import Transport
 from todoist_sync.task_model import task_contract
@@ -134,9 +135,11 @@ class Reconciler:
         settler: Settler,
         projects: ProjectDirectory,
         events: EventBuffer,
+        state: RoundState,
     ) -> None:
         self.transport = transport
         self.settler = settler
+        self.state = state
         self.projects = projects
         self.events = events
         self.run = transport.run
@@ -301,7 +304,7 @@ class Reconciler:
                 self.settler.gone_after_create(PushItem(task, mapping, [], mapping.pushed))
                 if mapping.todoist_task_id is None:  # created again, in this very round
                     drift.outcome = DriftOutcome.RESTORED
-                    self.settler.followups.discard(task.id)
+                    self.state.followups.discard(task.id)
             mapping.last_drift = {
                 "fields": drift.fields,
                 "deleted": drift.deleted,
