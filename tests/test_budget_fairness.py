@@ -19,7 +19,8 @@ from django.utils import timezone
 from todoist_sync.events import EventBuffer
 from todoist_sync.health import budget_state
 from todoist_sync.models import RateBudget, SyncRun
-from todoist_sync.services.coordination import lease_acquire, rate_budget_acquire
+from todoist_sync.services.budget import rate_budget_acquire
+from todoist_sync.services.lease import lease_acquire
 from todoist_sync.services.transport import RunStop, Transport
 from todoist_sync.tokens import token_key
 
@@ -39,7 +40,7 @@ class FakeClock:
 @pytest.fixture
 def clock():
     fake = FakeClock()
-    with mock.patch("todoist_sync.services.coordination.time.time", fake):
+    with mock.patch("todoist_sync.services.budget.time.time", fake):
         yield fake
 
 

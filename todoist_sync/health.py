@@ -23,7 +23,7 @@ from health_check.exceptions import ServiceUnavailable
 
 from todoist_sync.conf import conf
 from todoist_sync.models import RateBudget
-from todoist_sync.services.coordination import BUDGET_MARGIN_SECONDS, budget_time
+from todoist_sync.services.budget import BUDGET_MARGIN_SECONDS, budget_time
 
 BUDGET_STATE_CACHE_KEY = "todoist_sync:health:budgets"
 # Figures a few seconds old are as good to a probe, and a flood of probes reads them for free.

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from todoist_sync.events import EventBuffer, Level
 from todoist_sync.models import TodoistAccount, TodoistTaskMap
-from todoist_sync.services.coordination import fenced
+from todoist_sync.services.lease import fenced
 from todoist_sync.services.persistence import mappings_reset
 from todoist_sync.tokens import token_key
 

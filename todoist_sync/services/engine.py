@@ -9,7 +9,7 @@ How a run keeps its promises:
 - One run per user at a time: a lease row taken with a conditional UPDATE (works on SQLite and
   PostgreSQL alike), renewed as the run goes, and expiring if its worker dies.
 - Nothing unchanged is sent: a task whose fingerprint matches the last push costs no request.
-- Errors follow one policy (`settling.py`) and each is handed to the host's event log; no text
+- Errors follow one policy (`outcomes.py`) and each is handed to the host's event log; no text
   written anywhere contains the token.
 """
 
@@ -31,8 +31,11 @@ from todoist_sync.events import EventBuffer, Level
 from todoist_sync.exceptions import LeaseLost, NoTodoistToken, TodoistError
 from todoist_sync.models import SyncRun, TodoistAccount, TodoistTaskMap
 from todoist_sync.services.accounts import mappings_follow_account
-from todoist_sync.services.coordination import (
-    account_budget_key,
+from todoist_sync.services.budget import account_budget_key
+from todoist_sync.services.commands import CommandBuilder
+from todoist_sync.services.credentials import todoist_client, todoist_token_source
+from todoist_sync.services.enqueue import schedule_sync, sync_enqueue
+from todoist_sync.services.lease import (
     current_fence,
     fenced,
     lease_acquire,
@@ -40,18 +43,15 @@ from todoist_sync.services.coordination import (
     lease_held,
     lease_release,
 )
-from todoist_sync.services.credentials import todoist_client, todoist_token_source
-from todoist_sync.services.healing import Healer
+from todoist_sync.services.outcomes import OutcomePolicy
 from todoist_sync.services.persistence import mappings_insert, mappings_save
 from todoist_sync.services.planning import Action, Decision, SkipReason, project_names, sync_plan
 from todoist_sync.services.projects import ProjectDirectory, project_namer
 from todoist_sync.services.pushers import BatchPusher, Pusher, SingleTaskPusher
 from todoist_sync.services.reconcile import Reconciler
 from todoist_sync.services.round import RoundState
-from todoist_sync.services.runs import schedule_sync, sync_enqueue
-from todoist_sync.services.settling import Settler
 from todoist_sync.services.transport import RunStop, Transport
-from todoist_sync.services.work import WorkBuilder
+from todoist_sync.services.unconfirmed import UnconfirmedResolver
 from todoist_sync.todoist import TodoistClient
 from todoist_sync.tokens import token_key
 
@@ -298,7 +298,9 @@ class SyncEngine:
         """Decide, store and send one round. `state` is the round's own: each role records
         into it, and tasks with changes left end in its followups. The mappings settled without
         a request are written here; the pushers write each batch's as its answer comes."""
-        settler = Settler(run=self.run, events=self.events, projects=self.projects, state=state)
+        policy = OutcomePolicy(
+            run=self.run, events=self.events, projects=self.projects, state=state
+        )
         if first:
             mappings_follow_account(
                 user_id=self.user_id,
@@ -311,7 +313,7 @@ class SyncEngine:
                 # holds, so this round's plan sends local truth back with everything else.
                 reconciler = Reconciler(
                     transport=self.transport,
-                    settler=settler,
+                    policy=policy,
                     projects=self.projects,
                     events=self.events,
                     state=state,
@@ -332,7 +334,7 @@ class SyncEngine:
             if d.action == Action.UNCHANGED and d.mapping.sync_state != State.SYNCED
         ]
         for mapping in healed:
-            settler.mark_synced(mapping, mapping.pushed)
+            policy.mark_synced(mapping, mapping.pushed)
         invalid = [d for d in decisions if d.action == Action.INVALID]
         for d in invalid:
             if d.mapping is None:  # a new task: its row holds the error
@@ -340,7 +342,7 @@ class SyncEngine:
                     d.mapping = TodoistTaskMap.objects.create(
                         user_id=self.user_id, local_task_id=d.task.id, request_id=str(uuid.uuid4())
                     )
-            settler.fail_invalid(d)
+            policy.fail_invalid(d)
         names = project_names(decisions)
         unreadable = None
         if names:
@@ -354,11 +356,11 @@ class SyncEngine:
         to_push = sum(d.plan is not None or d.action == Action.RESEND for d in decisions)
         if to_push:
             self.progress(f"round: {to_push} task(s) to push")
-            roles = {"transport": self.transport, "settler": settler, "projects": self.projects}
+            roles = {"transport": self.transport, "policy": policy, "projects": self.projects}
             pusher = self.pusher_class(user_id=self.user_id, state=state, **roles)
             # Streamed: the first request leaves once its batch is built, and the rest of
             # the commands are built while it is out.
-            builder = WorkBuilder(
+            builder = CommandBuilder(
                 user_id=self.user_id, state=state, known_labels=self.known_labels, **roles
             )
             work = builder.items(decisions, unreadable=unreadable)
@@ -368,17 +370,17 @@ class SyncEngine:
                 work.close()
                 # What was decided without a request is written even on a stop.
                 self.save_settled(state.settled)
-        healer = Healer(
-            transport=self.transport, settler=settler, projects=self.projects, state=state
+        resolver = UnconfirmedResolver(
+            transport=self.transport, policy=policy, projects=self.projects, state=state
         )
         # Taken out of the state: what these reads leave unverified waits for the next round's.
         unconfirmed, state.unconfirmed = state.unconfirmed, []
         if unconfirmed:
-            healer.heal(unconfirmed)
+            resolver.heal(unconfirmed)
             self.save_settled([item.mapping for item in unconfirmed])
         unverified, state.unverified = state.unverified, []
         if unverified:
-            healer.confirm_gone(unverified)
+            resolver.confirm_gone(unverified)
             self.save_settled([item.mapping for item in unverified])
         state.followups.update(self.projects.waiting_for_room())
 

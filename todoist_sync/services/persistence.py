@@ -16,7 +16,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from todoist_sync.models import TodoistTaskMap
-from todoist_sync.services.coordination import fenced
+from todoist_sync.services.lease import fenced
 from todoist_sync.task_model import LocalTask
 
 Map = TodoistTaskMap

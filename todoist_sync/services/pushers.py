@@ -1,6 +1,6 @@
 """Sending a round's commands: through `/sync` batches (the default), or one task at a time.
 
-A pusher sends, hands each answer to the `Settler` and writes the settled mappings; it never
+A pusher sends, hands each answer to the `OutcomePolicy` and writes the settled mappings; it never
 decides what to send. The engine picks one by its `pusher_class`. Projects a round creates go
 first in its first request (`ProjectDirectory.add_commands`); later requests name them by the
 real ids that request's answer gave.
@@ -15,10 +15,10 @@ from typing import Any
 
 from todoist_sync.conf import conf
 from todoist_sync.exceptions import TodoistError, TodoistTransientError, TodoistValidationError
+from todoist_sync.services.outcomes import OutcomePolicy
 from todoist_sync.services.persistence import PushItem, commands_commit, mappings_save
 from todoist_sync.services.projects import ProjectDirectory
 from todoist_sync.services.round import RoundState
-from todoist_sync.services.settling import Settler
 from todoist_sync.services.transport import RunStop, Transport, stop_error
 from todoist_sync.todoist import MAX_SYNC_COMMANDS, SyncResult, encode_json
 
@@ -35,13 +35,13 @@ class Pusher:
         self,
         *,
         transport: Transport,
-        settler: Settler,
+        policy: OutcomePolicy,
         user_id: int,
         projects: ProjectDirectory,
         state: RoundState,
     ) -> None:
         self.transport = transport
-        self.settler = settler
+        self.policy = policy
         self.user_id = user_id
         self.projects = projects
         self.state = state
@@ -54,7 +54,7 @@ class Pusher:
 
     def save(self, items: list[PushItem]) -> None:
         mappings_save([item.mapping for item in items])
-        self.settler.events.flush()
+        self.policy.events.flush()
 
     def project_adds(self) -> list[dict[str, Any]]:
         return self.projects.add_commands()
@@ -160,7 +160,7 @@ class BatchPusher(Pusher):
             f"the limit is {conf.TODOIST_MAX_BODY_BYTES})"
         )
         self.commit([item])  # a new task gets its mapping row, to hold the error
-        self.settler.settle(item, [error] + [None] * (len(item.commands) - 1), {})
+        self.policy.settle(item, [error] + [None] * (len(item.commands) - 1), {})
         self.save([item])
 
     def send_async(
@@ -183,7 +183,7 @@ class BatchPusher(Pusher):
         for item in batch:
             if isinstance(outcome, TodoistError):
                 statuses = [outcome] + [None] * (len(item.commands) - 1)
-                self.settler.settle(item, statuses, {})
+                self.policy.settle(item, statuses, {})
                 continue
             statuses = [
                 outcome.sync_status.get(
@@ -191,7 +191,7 @@ class BatchPusher(Pusher):
                 )
                 for c in item.commands
             ]
-            self.settler.settle(item, statuses, outcome.temp_id_mapping)
+            self.policy.settle(item, statuses, outcome.temp_id_mapping)
         self.save(batch)
 
     def push_halves(self, batch: list[PushItem]) -> None:
@@ -258,7 +258,7 @@ class SingleTaskPusher(Pusher):
                 temp_ids.update(answer)
                 if status != "ok" or command.get("temp_id", "") not in {"", *temp_ids}:
                     break  # an error, or a create confirmed without its id: found later
-            self.settler.settle(item, statuses, temp_ids)
+            self.policy.settle(item, statuses, temp_ids)
             self.save([item])
             if number % 100 == 0:
                 transport.progress(f"{number}/{len(work)} tasks pushed")

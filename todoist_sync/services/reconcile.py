@@ -12,7 +12,7 @@ A reconcile is that look, at the cost of one request per account:
 - with TODOIST_DRIFT_POLICY=restore, a drifted mapping's `pushed` becomes what Todoist holds now.
   That is all a restore needs: the run's normal planning then finds the task changed and sends
   exactly the commands that put local truth back, in the same round's batches. A task deleted
-  in Todoist follows the error policy (`Settler.gone_after_create`: reported permanent, or
+  in Todoist follows the error policy (`OutcomePolicy.gone_after_create`: reported permanent, or
   created again with TODOIST_RECREATE_DELETED);
 - with `report`, the drift is only reported; `pushed` stays, and the token moves on, so each
   drift is reported once;
@@ -39,11 +39,11 @@ from todoist_sync.events import EventBuffer, Level
 from todoist_sync.exceptions import TodoistError
 from todoist_sync.models import TodoistTaskMap
 from todoist_sync.payloads import due_day, fingerprint, refinements
-from todoist_sync.services.coordination import fenced
+from todoist_sync.services.lease import fenced
+from todoist_sync.services.outcomes import OutcomePolicy
 from todoist_sync.services.persistence import PushItem, mappings_save
 from todoist_sync.services.projects import INBOX, ProjectDirectory
 from todoist_sync.services.round import RoundState
-from todoist_sync.services.settling import Settler
 from todoist_sync.services.transport import Transport
 from todoist_sync.task_model import task_contract
 
@@ -132,13 +132,13 @@ class Reconciler:
         self,
         *,
         transport: Transport,
-        settler: Settler,
+        policy: OutcomePolicy,
         projects: ProjectDirectory,
         events: EventBuffer,
         state: RoundState,
     ) -> None:
         self.transport = transport
-        self.settler = settler
+        self.policy = policy
         self.state = state
         self.projects = projects
         self.events = events
@@ -301,7 +301,7 @@ class Reconciler:
                 drift.outcome = DriftOutcome.REPORTED
             elif restore and mapping.local_task_id in tasks:
                 task = tasks[mapping.local_task_id]
-                self.settler.gone_after_create(PushItem(task, mapping, [], mapping.pushed))
+                self.policy.gone_after_create(PushItem(task, mapping, [], mapping.pushed))
                 if mapping.todoist_task_id is None:  # created again, in this very round
                     drift.outcome = DriftOutcome.RESTORED
                     self.state.followups.discard(task.id)

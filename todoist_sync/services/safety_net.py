@@ -23,7 +23,7 @@ from todoist_sync.conf import conf
 from todoist_sync.events import TOPIC
 from todoist_sync.exceptions import NoTodoistToken
 from todoist_sync.models import SyncRun, TodoistCredential
-from todoist_sync.services.runs import sync_enqueue
+from todoist_sync.services.enqueue import sync_enqueue
 from todoist_sync.webhooks import deliveries_prune
 
 SWEEP_SCHEDULE = "todoist-safety-net"

@@ -19,15 +19,14 @@ from todoist_sync.exceptions import (
     TodoistRateLimitedError,
 )
 from todoist_sync.models import SyncRun
-from todoist_sync.services.coordination import (
+from todoist_sync.services.budget import (
     account_budget_key,
-    current_fence,
     full_read_key,
-    lease_renew,
     rate_budget_acquire,
     rate_budget_block,
     rate_budget_fold,
 )
+from todoist_sync.services.lease import current_fence, lease_renew
 from todoist_sync.todoist import MAX_IDS_PER_QUERY, SyncResult, TodoistClient
 
 T = TypeVar("T")

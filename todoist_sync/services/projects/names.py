@@ -20,8 +20,8 @@ from todoist_sync.conf import conf
 from todoist_sync.exceptions import TodoistError
 from todoist_sync.models import SyncRun, TodoistProject
 from todoist_sync.naming import DEFAULT_TEMPLATE, shared_project_name, template_problem
-from todoist_sync.services.coordination import fenced
 from todoist_sync.services.credentials import shared_token_user
+from todoist_sync.services.lease import fenced
 from todoist_sync.services.projects.reader import INBOX, ProjectReader, ProjectState
 from todoist_sync.services.transport import RunStop
 from todoist_sync.todoist import SyncResult

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from todoist_sync.conf import conf
 from todoist_sync.models import TodoistTaskMap
-from todoist_sync.services.coordination import fenced
+from todoist_sync.services.lease import fenced
 from todoist_sync.services.projects.reader import INBOX, ProjectReader, archived_reason
 
 

@@ -51,7 +51,7 @@ def carried(
     return inflight
 
 
-class Settler:
+class OutcomePolicy:
     """Apply outcomes to mappings in memory; it writes nothing (the pushers write a batch's
     mappings in one UPDATE, the engine the rest of the round's).
 
@@ -225,7 +225,7 @@ class Settler:
             # "Not found" alone proves nothing: the command may have named a temp_id that meant
             # nothing in its request, and Todoist answers a replayed uuid as it answered it the
             # first time. The task stays pending with its commands until a read decides
-            # (`Healer.confirm_gone`).
+            # (`UnconfirmedResolver.confirm_gone`).
             mapping.inflight = inflight
             if mapping.sync_state != State.ERROR:
                 mapping.sync_state = State.PENDING

@@ -16,30 +16,30 @@ from todoist_sync.conf import RecurringDone, conf
 from todoist_sync.exceptions import TodoistError, TodoistNotFoundError
 from todoist_sync.models import TodoistTaskMap
 from todoist_sync.payloads import refinements
+from todoist_sync.services.outcomes import OutcomePolicy
 from todoist_sync.services.persistence import PushItem, forget_todoist_id
 from todoist_sync.services.planning import Action, Decision, commands_for, with_real_ids
 from todoist_sync.services.projects import ProjectDirectory
 from todoist_sync.services.round import RoundState
-from todoist_sync.services.settling import Settler
 from todoist_sync.services.transport import Transport
 
 State = TodoistTaskMap.SyncState
 
 
-class WorkBuilder:
+class CommandBuilder:
     def __init__(
         self,
         *,
         user_id: int,
         transport: Transport,
-        settler: Settler,
+        policy: OutcomePolicy,
         projects: ProjectDirectory,
         state: RoundState,
         known_labels: dict[str, list[str]],
     ) -> None:
         self.user_id = user_id
         self.transport = transport
-        self.settler = settler
+        self.policy = policy
         self.projects = projects
         self.state = state
         # Labels a reconcile read this run, by Todoist id: each used once, then read again.
@@ -99,7 +99,7 @@ class WorkBuilder:
             target = d.mapping.todoist_task_id
             project = d.plan.achieved.get("project")
             if (d.plan.create or d.plan.reopen or d.plan.move) and unreadable is not None:
-                self.settler.settle_error(
+                self.policy.settle_error(
                     d.task, d.mapping, unreadable, achieved=d.plan.achieved, ok_add=False,
                     remaining=[],
                 )  # fmt: skip
@@ -108,13 +108,13 @@ class WorkBuilder:
             if d.plan.create or d.plan.reopen or d.plan.move:
                 waiting = self.projects.take_room(project, stays_open=not d.plan.achieved["done"])
                 if waiting:  # its project is full (or cannot be made): pending, no error
-                    self.settler.wait(d.mapping, waiting, name=project)
+                    self.policy.wait(d.mapping, waiting, name=project)
                     self.state.settled.append(d.mapping)
                     continue
             if target in unread and target in redate:
                 # Its due could not be read: not sent with a bare date that might erase what a
                 # person set there; retried with backoff.
-                self.settler.settle_error(
+                self.policy.settle_error(
                     d.task, d.mapping, unread[target], achieved=d.plan.achieved, ok_add=False,
                     remaining=[],
                 )  # fmt: skip
@@ -126,7 +126,7 @@ class WorkBuilder:
                 error = unread.get(target) or TodoistNotFoundError(
                     "not found among active Todoist tasks", status=404
                 )
-                self.settler.settle_error(
+                self.policy.settle_error(
                     d.task, d.mapping, error, achieved=d.plan.achieved, ok_add=False, remaining=[]
                 )
                 self.state.settled.append(d.mapping)
@@ -139,7 +139,7 @@ class WorkBuilder:
                 due_now=dues.get(target),
             )
             if not commands:  # e.g. the label was already as wanted
-                self.settler.mark_synced(d.mapping, d.plan.achieved)
+                self.policy.mark_synced(d.mapping, d.plan.achieved)
                 self.state.settled.append(d.mapping)
                 continue
             d.mapping.inflight = {"commands": commands, "achieved": d.plan.achieved}

@@ -1,7 +1,7 @@
-"""The error policy of one task (`Settler`): what each answer of Todoist does to a mapping.
+"""The error policy of one task (`OutcomePolicy`): what each answer of Todoist does to a mapping.
 
-Each row is one branch of `Settler.settle` / `settle_error` (README "Error policy"). A row lists
-only what changes: everything it does not name must be as it was before settling.
+Each row is one branch of `OutcomePolicy.settle` / `settle_error` (README "Error policy"). A row
+lists only what changes: everything it does not name must be as it was before settling.
 """
 
 from __future__ import annotations
@@ -22,11 +22,11 @@ from todoist_sync.exceptions import (
     TodoistValidationError,
 )
 from todoist_sync.payloads import fingerprint
+from todoist_sync.services.outcomes import DELETED_REASON, OutcomePolicy
 from todoist_sync.services.persistence import PushItem
 from todoist_sync.services.planning import raw_fingerprint
 from todoist_sync.services.projects import full_reason
 from todoist_sync.services.round import RoundState
-from todoist_sync.services.settling import DELETED_REASON, Settler
 
 pytestmark = pytest.mark.django_db  # the project directory's rows
 
@@ -79,7 +79,7 @@ def full():
     return TodoistValidationError("Max items", status=403, error_tag="MAX_ITEMS_LIMIT_REACHED")
 
 
-def observe(settler: Settler, item: PushItem) -> dict[str, Any]:
+def observe(settler: OutcomePolicy, item: PushItem) -> dict[str, Any]:
     """Everything the policy may change, in a form a row can state."""
     m = item.mapping
     inflight = m.inflight
@@ -110,12 +110,12 @@ def observe(settler: Settler, item: PushItem) -> dict[str, Any]:
 
 
 @pytest.fixture
-def settler(run, events, directory, settings, monkeypatch) -> Settler:
+def settler(run, events, directory, settings, monkeypatch) -> OutcomePolicy:
     settings.TODOIST_RETRY_MAX_ATTEMPTS = MAX_ATTEMPTS
     settings.TODOIST_RETRY_BASE_SECONDS = 30
     # The jitter at its top: the wait is then the backoff's ceiling, which a row can state.
-    monkeypatch.setattr("todoist_sync.services.settling.random.uniform", lambda low, high: high)
-    return Settler(run=run, events=events, projects=directory, state=RoundState())
+    monkeypatch.setattr("todoist_sync.services.outcomes.random.uniform", lambda low, high: high)
+    return OutcomePolicy(run=run, events=events, projects=directory, state=RoundState())
 
 
 def counts(**changed):
@@ -356,8 +356,8 @@ def test_backoff_is_full_jitter_up_to_a_capped_ceiling(settings, monkeypatch, at
     settings.TODOIST_RETRY_BASE_SECONDS, settings.TODOIST_RETRY_CAP_SECONDS = 30, 3600
     drawn = []
     monkeypatch.setattr(
-        "todoist_sync.services.settling.random.uniform",
+        "todoist_sync.services.outcomes.random.uniform",
         lambda low, high: drawn.append((low, high)) or high / 2,
     )
-    assert Settler.backoff_seconds(attempts) == ceiling / 2
+    assert OutcomePolicy.backoff_seconds(attempts) == ceiling / 2
     assert drawn == [(0, ceiling)]
