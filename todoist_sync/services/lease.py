@@ -67,7 +67,7 @@ def lease_held() -> Q:
 
 def lease_acquire(*, user_id: int, holder: str, seconds: float | None = None) -> Fence | None:
     """Take the user's lease if it is free or expired: one conditional UPDATE, no row locks.
-    Answers the new fence (a fresh number each time), or None when another run holds it."""
+    Return the new fence (a fresh number each time), or None when another run holds it."""
     now = timezone.now()
     try:
         SyncLease.objects.get_or_create(user_id=user_id)
@@ -98,7 +98,7 @@ def lease_renew(*, user_id: int, holder: str, fence: int | None = None) -> bool:
 
 
 def lease_release(*, user_id: int, holder: str) -> bool:
-    """Give the lease up; answers whether a run asked for a follow-up meanwhile. Each UPDATE
+    """Give the lease up; return whether a run asked for a follow-up meanwhile. Each UPDATE
     is atomic on its own: a request for a follow-up lands before or after the first."""
     lease = SyncLease.objects.filter(user_id=user_id, holder=holder)
     released = dict(holder="", expires_at=None, follow_up=False)

@@ -66,7 +66,7 @@ def forget_todoist_id(mapping: TodoistTaskMap) -> None:
 def mappings_reset(mappings: QuerySet[TodoistTaskMap], **also: Any) -> int:
     """These mappings' tasks are gone from the Todoist account they go to (their project was
     deleted, or it is another account): pending, created afresh by the next round. One UPDATE;
-    answers how many."""
+    return how many."""
     return mappings.update(
         todoist_task_id=None,
         pushed=None,

@@ -149,7 +149,7 @@ class Transport:
 
     def note_stop(self, exc: TodoistError) -> datetime | None:
         """One event for each answer that stops the run (requests in flight at once can all be
-        answered 429: none goes unrecorded). Answers when the run may resume."""
+        answered 429: none goes unrecorded). Return when the run may resume."""
         resume = None
         data: dict = {"status": exc.status}
         if exc.resume_after is not None:
