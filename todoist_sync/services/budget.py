@@ -22,6 +22,16 @@ BUDGET_MARGIN_SECONDS = 1.0
 WAITING_GRACE_SECONDS = 60.0
 
 
+def window_span() -> float:
+    """How long a send stays in a budget's sliding window (the margin included)."""
+    return conf.TODOIST_RATE_LIMIT_WINDOW + BUDGET_MARGIN_SECONDS
+
+
+def window_start(now: float) -> float:
+    """The oldest send time still in a budget's sliding window at `now`."""
+    return now - window_span()
+
+
 def budget_time(epoch: float) -> datetime:
     """A budget's epoch seconds (its stamps' clock, `time.time`) as an aware datetime."""
     return datetime.fromtimestamp(epoch, tz=UTC)
@@ -73,8 +83,8 @@ def _take_slot(budget: RateBudget, *, limit: int, user_id: int | None, user_limi
     now = time.time()
     if budget.blocked_until and budget.blocked_until.timestamp() > now:
         return budget.blocked_until.timestamp() - now
-    span = conf.TODOIST_RATE_LIMIT_WINDOW + BUDGET_MARGIN_SECONDS
-    since = now - span
+    span = window_span()
+    since = window_start(now)
     stamps = [s for s in budget.stamps if s > since]
     shares = {
         u: kept for u, sent in budget.shares.items() if (kept := [s for s in sent if s > since])
@@ -161,7 +171,7 @@ def rate_budgets_prune(*, now: float | None = None) -> int:
     """Delete the budgets untouched for a window (and not blocked): an empty window is what a
     missing row means too. Keeps the table, and /healthz's read of it, to the tokens in use."""
     now = time.time() if now is None else now
-    stale = budget_time(now - conf.TODOIST_RATE_LIMIT_WINDOW - BUDGET_MARGIN_SECONDS)
+    stale = budget_time(window_start(now))
     untouched = Q(touched_at__lt=stale) | Q(touched_at__isnull=True)
     deleted, _ = (
         RateBudget.objects.filter(untouched).exclude(blocked_until__gt=budget_time(now)).delete()

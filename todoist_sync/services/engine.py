@@ -28,7 +28,7 @@ from django.utils import timezone
 from todoist_sync import metrics, selectors
 from todoist_sync.conf import conf
 from todoist_sync.events import EventBuffer, Level
-from todoist_sync.exceptions import LeaseLost, NoTodoistToken, TodoistError
+from todoist_sync.exceptions import LeaseLost, NoTodoistToken, RunStop, TodoistError
 from todoist_sync.models import SyncRun, TodoistAccount, TodoistTaskMap
 from todoist_sync.services.accounts import mappings_follow_account
 from todoist_sync.services.budget import account_budget_key
@@ -50,7 +50,7 @@ from todoist_sync.services.projects import ProjectDirectory, project_namer
 from todoist_sync.services.pushers import BatchPusher, Pusher, SingleTaskPusher
 from todoist_sync.services.reconcile import Reconciler
 from todoist_sync.services.round import RoundState
-from todoist_sync.services.transport import RunStop, Transport
+from todoist_sync.services.transport import Transport
 from todoist_sync.services.unconfirmed import UnconfirmedResolver
 from todoist_sync.todoist import TodoistClient
 from todoist_sync.tokens import token_key
@@ -61,7 +61,6 @@ State = TodoistTaskMap.SyncState
 LEASE_HELD = "another sync of this user was running; a run follows it"
 WORKER_STOPPED = "the worker stopped before the run finished; a later run took over"
 JOB_LOST = "its job never reached a worker (lost); a later run took over"
-COUNTED = ("created", "updated", "closed", "reopened", "unchanged", "skipped", "failed")
 
 
 def sync_run_execute(
@@ -125,7 +124,7 @@ class SyncEngine:
         self.sleep = sleep
         self.progress = progress or (lambda line: None)
         # The run row is the tally (reset: a redelivered job runs its SyncRun again).
-        for counter in (*COUNTED, "requests"):
+        for counter in (*SyncRun.COUNTERS, "requests"):
             setattr(run, counter, 0)
         self.events = EventBuffer(user_id=run.user_id, job_id=run.job_id)
         self.errors: list[str] = []  # why tasks failed, every round's, for the summary

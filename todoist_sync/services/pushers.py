@@ -14,12 +14,17 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from todoist_sync.conf import conf
-from todoist_sync.exceptions import TodoistError, TodoistTransientError, TodoistValidationError
+from todoist_sync.exceptions import (
+    RunStop,
+    TodoistError,
+    TodoistTransientError,
+    TodoistValidationError,
+)
 from todoist_sync.services.outcomes import OutcomePolicy
 from todoist_sync.services.persistence import PushItem, commands_commit, mappings_save
 from todoist_sync.services.projects import ProjectDirectory
 from todoist_sync.services.round import RoundState
-from todoist_sync.services.transport import RunStop, Transport, stop_error
+from todoist_sync.services.transport import Transport, stop_error
 from todoist_sync.todoist import MAX_SYNC_COMMANDS, SyncResult, encode_json
 
 # `{"commands":[...]}` around the commands, and the comma after each.

@@ -37,7 +37,7 @@ from todoist_sync import selectors
 from todoist_sync.conf import DoneInTodoist, DriftPolicy, conf
 from todoist_sync.events import EventBuffer, Level
 from todoist_sync.exceptions import TodoistError
-from todoist_sync.models import TodoistTaskMap
+from todoist_sync.models import SyncRun, TodoistTaskMap
 from todoist_sync.payloads import due_day, fingerprint, refinements
 from todoist_sync.services.lease import fenced
 from todoist_sync.services.outcomes import OutcomePolicy
@@ -147,7 +147,8 @@ class Reconciler:
 
     def reconcile(self) -> ReconcileResult:
         run = self.run
-        run.drift_detected = run.drift_restored = run.drift_reported = 0
+        for counter in SyncRun.DRIFT_COUNTERS:
+            setattr(run, counter, 0)
         account = self.projects.account
         mapped = TodoistTaskMap.objects.filter(
             user_id=self.user_id, account=account, todoist_task_id__isnull=False

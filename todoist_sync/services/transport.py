@@ -14,6 +14,7 @@ from todoist_sync import metrics
 from todoist_sync.conf import conf
 from todoist_sync.events import EventBuffer, Level
 from todoist_sync.exceptions import (
+    RunStop,
     TodoistConfigurationError,
     TodoistError,
     TodoistRateLimitedError,
@@ -30,14 +31,6 @@ from todoist_sync.services.lease import current_fence, lease_renew
 from todoist_sync.todoist import MAX_IDS_PER_QUERY, SyncResult, TodoistClient
 
 T = TypeVar("T")
-
-
-class RunStop(Exception):
-    """Ends the run early: the rest stays pending (its commands are stored) for a later run."""
-
-    def __init__(self, state: str, summary: str, resume_at: datetime | None = None) -> None:
-        super().__init__(summary)
-        self.state, self.summary, self.resume_at = state, summary, resume_at
 
 
 class Transport:

@@ -17,13 +17,12 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from todoist_sync.conf import conf
-from todoist_sync.exceptions import TodoistError
+from todoist_sync.exceptions import RunStop, TodoistError
 from todoist_sync.models import SyncRun, TodoistProject
 from todoist_sync.naming import DEFAULT_TEMPLATE, shared_project_name, template_problem
 from todoist_sync.services.credentials import shared_token_user
 from todoist_sync.services.lease import fenced
 from todoist_sync.services.projects.reader import INBOX, ProjectReader, ProjectState
-from todoist_sync.services.transport import RunStop
 from todoist_sync.todoist import SyncResult
 
 
