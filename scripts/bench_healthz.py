@@ -37,7 +37,7 @@ ADMIN = "bench-admin"
 SEED_BUDGETS = f"""
 import time
 from todoist_sync.models import RateBudget
-from todoist_sync.services.coordination import budget_time
+from todoist_sync.services.budget import budget_time
 now = time.time()
 RateBudget.objects.bulk_create(
     RateBudget(key=f"bench-budget-{{n:05d}}", stamps=[now], touched_at=budget_time(now))

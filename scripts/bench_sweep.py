@@ -283,7 +283,7 @@ def fire_and_wait(user_ids: list[int], *, stack: Stack, minutes: int) -> Sweep:
 
 
 def follow_ups(sweep: Sweep, user_ids: set[int]) -> dict[int, float]:
-    """The follow-up runs these users' deferred runs scheduled (runs.py `schedule_sync`): seconds
+    """The follow-up runs these users' deferred runs scheduled (enqueue.py `schedule_sync`): seconds
     from the run's end to the follow-up, by user."""
     from django_q.models import Schedule
 

@@ -188,7 +188,7 @@ def run_bench() -> int:
         latencies: list[float] = []
         statuses: dict[int, int] = {}
         # The reconciles those deliveries queue are not run here: the endpoint alone is timed.
-        with mock.patch("todoist_sync.services.runs.queue_job"):
+        with mock.patch("todoist_sync.services.enqueue.queue_job"):
             started = time.perf_counter()
             for n in range(DELIVERIES):
                 mapping = mapped[n % len(mapped)]
@@ -228,7 +228,7 @@ def run_bench() -> int:
         before = sim.stats()["requests_total"]
         interval = timedelta(minutes=60)
         sweeps = 0
-        with mock.patch("todoist_sync.services.runs.queue_job", run_inline):
+        with mock.patch("todoist_sync.services.enqueue.queue_job", run_inline):
             clock = base
             while clock < base + timedelta(hours=HOURS):
                 clock += interval

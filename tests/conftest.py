@@ -44,9 +44,9 @@ def api_client(user) -> APIClient:
 
 @pytest.fixture
 def queued_jobs():
-    """The queue replaced at its seam (`services.runs.queue_job`): a queued run is recorded on
+    """The queue replaced at its seam (`services.enqueue.queue_job`): a queued run is recorded on
     this mock and its job never runs."""
-    with mock.patch("todoist_sync.services.runs.queue_job") as queue_job:
+    with mock.patch("todoist_sync.services.enqueue.queue_job") as queue_job:
         yield queue_job
 
 
@@ -160,10 +160,10 @@ class Clock:
 
 @pytest.fixture
 def clock(monkeypatch) -> Clock:
-    """The request budget's clock (`time.time()` in `services.coordination`), stopped at a
+    """The request budget's clock (`time.time()` in `services.budget`), stopped at a
     whole second of now; pass `sleep=clock.sleep` to a run so that its waits move it on."""
     stopped = Clock(now=float(int(time.time())))
-    monkeypatch.setattr("todoist_sync.services.coordination.time", stopped)
+    monkeypatch.setattr("todoist_sync.services.budget.time", stopped)
     return stopped
 
 

@@ -19,7 +19,7 @@ from rest_framework.test import APIClient
 from tests.factories import make_task
 from todoist_sync.conf import conf
 from todoist_sync.models import TodoistCredential
-from todoist_sync.services.coordination import rate_budget_acquire
+from todoist_sync.services.budget import rate_budget_acquire
 from todoist_sync.tokens import encrypt_token, token_key
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("queued_jobs")]

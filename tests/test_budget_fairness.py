@@ -17,10 +17,12 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from todoist_sync.events import EventBuffer
+from todoist_sync.exceptions import RunStop
 from todoist_sync.health import budget_state
 from todoist_sync.models import RateBudget, SyncRun
-from todoist_sync.services.coordination import lease_acquire, rate_budget_acquire
-from todoist_sync.services.transport import RunStop, Transport
+from todoist_sync.services.budget import rate_budget_acquire
+from todoist_sync.services.lease import lease_acquire
+from todoist_sync.services.transport import Transport
 from todoist_sync.tokens import token_key
 
 pytestmark = pytest.mark.django_db
@@ -39,7 +41,7 @@ class FakeClock:
 @pytest.fixture
 def clock():
     fake = FakeClock()
-    with mock.patch("todoist_sync.services.coordination.time.time", fake):
+    with mock.patch("todoist_sync.services.budget.time.time", fake):
         yield fake
 
 

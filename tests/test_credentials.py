@@ -17,7 +17,7 @@ from planner.models import EventLog
 from todoist_sync import services
 from todoist_sync.conf import conf
 from todoist_sync.models import TodoistCredential
-from todoist_sync.services.coordination import rate_budget_acquire
+from todoist_sync.services.budget import rate_budget_acquire
 from todoist_sync.tokens import encrypt_token, token_key
 
 pytestmark = pytest.mark.django_db

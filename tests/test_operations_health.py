@@ -18,7 +18,7 @@ from django_q.signing import SignedPackage
 from django_q.status import Stat, Status
 
 from todoist_sync.models import TodoistCredential
-from todoist_sync.services.coordination import rate_budget_acquire, rate_budget_block
+from todoist_sync.services.budget import rate_budget_acquire, rate_budget_block
 from todoist_sync.tokens import encrypt_token, token_key
 
 pytestmark = pytest.mark.django_db
@@ -109,7 +109,7 @@ def test_spent_and_blocked_budgets_are_reported_not_failed(client, settings, use
     )
     blocked_key, spent_key = token_key(sim_token), token_key("another-token")
     start = time.time()
-    with mock.patch("todoist_sync.services.coordination.time.time") as clock:
+    with mock.patch("todoist_sync.services.budget.time.time") as clock:
         clock.return_value = start - 5000
         rate_budget_acquire(key=token_key("idle-token"))  # untouched since: not in use
         for seconds_ago in (30, 20, 10):

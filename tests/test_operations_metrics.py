@@ -19,8 +19,8 @@ from tests.factories import make_map, make_task, run_sync
 from todoist_sync import metrics
 from todoist_sync.conf import conf
 from todoist_sync.models import RateBudget, SyncRun, TodoistTaskMap
-from todoist_sync.services import coordination
-from todoist_sync.services.coordination import BUDGET_MARGIN_SECONDS
+from todoist_sync.services import budget
+from todoist_sync.services.budget import BUDGET_MARGIN_SECONDS
 from todoist_sync.tokens import token_key
 
 pytestmark = pytest.mark.django_db
@@ -154,7 +154,7 @@ def test_waits_for_the_request_budget_are_counted(user, sim, sim_token, settings
     RateBudget.objects.create(
         key=token_key(sim_token),
         stamps=[full_until, full_until],
-        touched_at=coordination.budget_time(clock.now),
+        touched_at=budget.budget_time(clock.now),
     )
     make_task(user, "Paced")
 

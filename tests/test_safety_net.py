@@ -16,7 +16,7 @@ from planner.models import Task
 from todoist_sim import SimConfig, Simulator
 from todoist_sync import selectors
 from todoist_sync.models import SyncRun, TodoistCredential
-from todoist_sync.services import runs, safety_net
+from todoist_sync.services import enqueue, safety_net
 
 pytestmark = pytest.mark.django_db
 
@@ -84,7 +84,7 @@ def test_a_user_added_after_deployment_is_synced_by_the_next_sweep(
 
 def test_the_sweep_spreads_users_over_the_interval(settings, monkeypatch):
     queued: list[int] = []
-    monkeypatch.setattr(runs, "queue_job", lambda run: queued.append(run.user_id))
+    monkeypatch.setattr(enqueue, "queue_job", lambda run: queued.append(run.user_id))
     settings.TODOIST_SAFETY_NET_MINUTES = 5  # 300 s: at most 10 slices, one per scheduler tick
     users = [new_user(f"u{n:02}") for n in range(25)]
     now = timezone.now()
@@ -102,7 +102,7 @@ def test_the_sweep_spreads_users_over_the_interval(settings, monkeypatch):
 
 
 def test_a_slice_skips_users_whose_run_is_queued_or_running(user, other_user, monkeypatch):
-    monkeypatch.setattr(runs, "queue_job", lambda run: None)
+    monkeypatch.setattr(enqueue, "queue_job", lambda run: None)
     carol = get_user_model().objects.create_user(username="carol")
     SyncRun.objects.create(job_id="busy-1", user=user, state=SyncRun.State.RUNNING)
     SyncRun.objects.create(job_id="busy-2", user=other_user, state=SyncRun.State.QUEUED)
@@ -134,7 +134,7 @@ def test_the_shared_token_covers_only_the_users_it_syncs(settings, user, other_u
 
 
 def test_a_smaller_sweep_removes_the_slices_of_a_bigger_one(settings, monkeypatch):
-    monkeypatch.setattr(runs, "queue_job", lambda run: None)
+    monkeypatch.setattr(enqueue, "queue_job", lambda run: None)
     settings.TODOIST_SAFETY_NET_MINUTES = 5
     users = [new_user(f"v{n}") for n in range(4)]
     safety_net.safety_net_sweep()

@@ -16,9 +16,9 @@ from planner.models import EventLog, Task
 from tests.factories import make_task, run_sync, run_through_every_failure, sim_tasks
 from todoist_sync import services
 from todoist_sync.models import RateBudget, SyncLease, SyncRun, TodoistTaskMap
-from todoist_sync.services import coordination, engine, planning
-from todoist_sync.services.coordination import BUDGET_MARGIN_SECONDS
-from todoist_sync.services.settling import Settler
+from todoist_sync.services import budget, engine, lease, planning
+from todoist_sync.services.budget import BUDGET_MARGIN_SECONDS
+from todoist_sync.services.outcomes import OutcomePolicy
 
 
 def account_budget(user) -> str:
@@ -26,7 +26,7 @@ def account_budget(user) -> str:
     from todoist_sync.models import TodoistAccount
 
     todoist_user = TodoistAccount.objects.get(user=user).todoist_user_id
-    return coordination.account_budget_key(todoist_user)
+    return budget.account_budget_key(todoist_user)
 
 
 pytestmark = pytest.mark.django_db
@@ -265,7 +265,7 @@ def test_crash_between_todoist_answer_and_our_commit(user, sim, mode, monkeypatc
     def die(*args, **kwargs):
         raise SystemExit("worker killed")
 
-    monkeypatch.setattr(Settler, "settle", die)
+    monkeypatch.setattr(OutcomePolicy, "settle", die)
     with pytest.raises(SystemExit):
         run_sync(user)
     assert len(sim_tasks(sim)) == 1
@@ -533,7 +533,7 @@ def test_a_run_that_finds_the_lease_freed_meanwhile_runs_itself(user, sim, monke
     would queue a run, so this one goes on."""
     make_task(user, "Raced")
     assert services.lease_acquire(user_id=user.pk, holder="holder-job")
-    real_ask = coordination.lease_ask_follow_up
+    real_ask = lease.lease_ask_follow_up
 
     def ask_then_holder_finishes(**kwargs):
         real_ask(**kwargs)

@@ -53,7 +53,7 @@ def run_inline(run: SyncRun) -> None:
 def sweep_at(when, user, django_capture_on_commit_callbacks) -> SyncRun:
     """The safety net's slice of this user at `when`, its run executed; answers the run."""
     with (
-        mock.patch("todoist_sync.services.runs.queue_job", run_inline),
+        mock.patch("todoist_sync.services.enqueue.queue_job", run_inline),
         mock.patch("django.utils.timezone.now", return_value=when),
         django_capture_on_commit_callbacks(execute=True),
     ):

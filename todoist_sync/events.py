@@ -67,7 +67,7 @@ class EventBuffer:
         that lost its lease hands over none: the run that took over reads the same answers
         again (the stalled run stored nothing of them) and reports them itself, once."""
         # Here, not at the top: the services import this module.
-        from todoist_sync.services.coordination import fenced
+        from todoist_sync.services.lease import fenced
 
         events, self.pending = self.pending, []
         if not events:

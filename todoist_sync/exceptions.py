@@ -17,6 +17,7 @@ Callers read these attributes; nobody keeps a tuple of classes that mean "stop".
 from __future__ import annotations
 
 import math
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -30,6 +31,14 @@ class RunState(StrEnum):
 
     DEFERRED = "deferred"
     FAILED = "failed"
+
+
+class RunStop(Exception):
+    """Ends the run early: the rest stays pending (its commands are stored) for a later run."""
+
+    def __init__(self, state: str, summary: str, resume_at: datetime | None = None) -> None:
+        super().__init__(summary)
+        self.state, self.summary, self.resume_at = state, summary, resume_at
 
 
 class TodoistError(Exception):

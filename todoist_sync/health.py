@@ -21,9 +21,8 @@ from django.db.models import Count, Max, Q
 from health_check.base import HealthCheck
 from health_check.exceptions import ServiceUnavailable
 
-from todoist_sync.conf import conf
 from todoist_sync.models import RateBudget
-from todoist_sync.services.coordination import BUDGET_MARGIN_SECONDS, budget_time
+from todoist_sync.services.budget import budget_time, window_span
 
 BUDGET_STATE_CACHE_KEY = "todoist_sync:health:budgets"
 # Figures a few seconds old are as good to a probe, and a flood of probes reads them for free.
@@ -43,7 +42,7 @@ def budget_state() -> dict[str, Any]:
     if cached is not None:
         return cached
     now = budget_time(time.time())
-    since = now - timedelta(seconds=conf.TODOIST_RATE_LIMIT_WINDOW + BUDGET_MARGIN_SECONDS)
+    since = now - timedelta(seconds=window_span())
     blocked, spent = Q(blocked_until__gt=now), Q(spent_until__gt=now)
     figures = RateBudget.objects.filter(Q(touched_at__gte=since) | blocked).aggregate(
         budgets=Count("pk"),

@@ -215,6 +215,11 @@ class SyncRun(models.Model):
         # Another run of the same user held the lease; this one did nothing and rescheduled.
         DEFERRED = "deferred", _("Deferred")
 
+    # The run's tallies, in the order the admin and the API show them: what was done to tasks,
+    # and what a reconcile found (the one list every reader of a run uses).
+    COUNTERS = ("created", "updated", "closed", "reopened", "unchanged", "skipped", "failed")
+    DRIFT_COUNTERS = ("drift_detected", "drift_restored", "drift_reported")
+
     job_id = models.CharField(_("job id"), max_length=64, unique=True)
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="todoist_sync_runs"

@@ -52,7 +52,7 @@ class UserSyncOnCommit:
 def sync_on_change_schedule(*, user_id: int, using: str = DEFAULT_DB_ALIAS) -> bool:
     """Queue one sync of the user after the current transaction commits (now, outside one).
 
-    Answers whether this save opened a new sync for the commit (False: it joined one).
+    Return whether this save opened a new sync for the commit (False: it joined one).
     """
     connection = transaction.get_connection(using)
     pending: dict[int, UserSyncOnCommit] = getattr(connection, PENDING_ATTR, None) or {}

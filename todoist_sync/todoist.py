@@ -2,7 +2,7 @@
 
 What this module is: one thin client that sends exactly one HTTP request per call and turns the
 answer into a plain value (dict / list / ``SyncResult``) or a typed ``TodoistError``; what the
-answers mean is `todoist_sync.answers`.
+answers mean is `todoist_sync.todoist_responses`.
 
 What it is not: it holds no policy. No retries, no sleeping or backoff, no batching decisions, no
 mapping of local fields to Todoist fields, no persistence, and no Django settings (the engine passes
@@ -28,15 +28,6 @@ from urllib.parse import quote, urlencode
 import requests
 from requests.auth import AuthBase
 
-from todoist_sync.answers import (
-    MAX_QUOTED_BODY_CHARS,
-    SyncResult,
-    classify,
-    clip,
-    error_from_response,
-    redact,
-    sync_result_from,
-)
 from todoist_sync.exceptions import (
     TodoistAuthError,
     TodoistConfigurationError,
@@ -45,6 +36,15 @@ from todoist_sync.exceptions import (
     TodoistRateLimitedError,
     TodoistTransientError,
     TodoistValidationError,
+)
+from todoist_sync.todoist_responses import (
+    MAX_QUOTED_BODY_CHARS,
+    SyncResult,
+    classify,
+    clip,
+    error_from_response,
+    redact,
+    sync_result_from,
 )
 
 logger = logging.getLogger(__name__)

@@ -43,9 +43,9 @@ from todoist_sync.models import (
     TodoistWebhookCounter,
     TodoistWebhookDelivery,
 )
+from todoist_sync.services.enqueue import sync_enqueue
 from todoist_sync.services.projects import INBOX
 from todoist_sync.services.reconcile import drifted_fields, remote_snapshot
-from todoist_sync.services.runs import sync_enqueue
 
 logger = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from todoist_sync.events import EventBuffer, Level
 from todoist_sync.models import TodoistAccount, TodoistTaskMap
-from todoist_sync.services.coordination import fenced
+from todoist_sync.services.lease import fenced
 from todoist_sync.services.persistence import mappings_reset
 from todoist_sync.tokens import token_key
 
@@ -39,7 +39,7 @@ def mappings_follow_account(
     """Point the user's mappings at the account the run's token opens. Mappings made before
     accounts were recorded, or under another token of the same Todoist user, simply follow;
     those in another person's account start afresh here (that account is left untouched).
-    `identify` learns whose account the token opens, when not known yet (one read). Answers
+    `identify` learns whose account the token opens, when not known yet (one read). Return
     how many start afresh. One query when nothing changed."""
     elsewhere = TodoistTaskMap.objects.filter(user_id=user_id).exclude(account=account)
     if not elsewhere.exists():

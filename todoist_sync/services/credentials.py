@@ -25,7 +25,7 @@ from todoist_sync.exceptions import (
 )
 from todoist_sync.models import TodoistCredential
 from todoist_sync.services.accounts import todoist_account_identify
-from todoist_sync.services.coordination import rate_budget_acquire, rate_budget_note
+from todoist_sync.services.budget import rate_budget_acquire, rate_budget_note
 from todoist_sync.todoist import TodoistClient
 from todoist_sync.tokens import (
     TokenDecryptError,

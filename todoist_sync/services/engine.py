@@ -9,7 +9,7 @@ How a run keeps its promises:
 - One run per user at a time: a lease row taken with a conditional UPDATE (works on SQLite and
   PostgreSQL alike), renewed as the run goes, and expiring if its worker dies.
 - Nothing unchanged is sent: a task whose fingerprint matches the last push costs no request.
-- Errors follow one policy (`settling.py`) and each is handed to the host's event log; no text
+- Errors follow one policy (`outcomes.py`) and each is handed to the host's event log; no text
   written anywhere contains the token.
 """
 
@@ -28,30 +28,30 @@ from django.utils import timezone
 from todoist_sync import metrics, selectors
 from todoist_sync.conf import conf
 from todoist_sync.events import EventBuffer, Level
-from todoist_sync.exceptions import LeaseLost, NoTodoistToken, TodoistError
+from todoist_sync.exceptions import LeaseLost, NoTodoistToken, RunStop, TodoistError
 from todoist_sync.models import SyncRun, TodoistAccount, TodoistTaskMap
 from todoist_sync.services.accounts import mappings_follow_account
-from todoist_sync.services.coordination import (
-    account_budget_key,
+from todoist_sync.services.budget import account_budget_key
+from todoist_sync.services.commands import CommandBuilder
+from todoist_sync.services.credentials import todoist_client, todoist_token_source
+from todoist_sync.services.enqueue import schedule_sync, sync_enqueue
+from todoist_sync.services.lease import (
     current_fence,
+    fenced,
     lease_acquire,
     lease_ask_follow_up,
     lease_held,
     lease_release,
 )
-from todoist_sync.services.credentials import todoist_client, todoist_token_source
-from todoist_sync.services.healing import Healer
-from todoist_sync.services.persistence import (
-    mappings_save,
-)
+from todoist_sync.services.outcomes import OutcomePolicy
+from todoist_sync.services.persistence import mappings_insert, mappings_save
 from todoist_sync.services.planning import Action, Decision, SkipReason, project_names, sync_plan
 from todoist_sync.services.projects import ProjectDirectory, project_namer
 from todoist_sync.services.pushers import BatchPusher, Pusher, SingleTaskPusher
 from todoist_sync.services.reconcile import Reconciler
-from todoist_sync.services.runs import schedule_sync, sync_enqueue
-from todoist_sync.services.settling import Settler
-from todoist_sync.services.transport import RunStop, Transport
-from todoist_sync.services.work import WorkBuilder
+from todoist_sync.services.round import RoundState
+from todoist_sync.services.transport import Transport
+from todoist_sync.services.unconfirmed import UnconfirmedResolver
 from todoist_sync.todoist import TodoistClient
 from todoist_sync.tokens import token_key
 
@@ -61,7 +61,6 @@ State = TodoistTaskMap.SyncState
 LEASE_HELD = "another sync of this user was running; a run follows it"
 WORKER_STOPPED = "the worker stopped before the run finished; a later run took over"
 JOB_LOST = "its job never reached a worker (lost); a later run took over"
-COUNTED = ("created", "updated", "closed", "reopened", "unchanged", "skipped", "failed")
 
 
 def sync_run_execute(
@@ -125,10 +124,10 @@ class SyncEngine:
         self.sleep = sleep
         self.progress = progress or (lambda line: None)
         # The run row is the tally (reset: a redelivered job runs its SyncRun again).
-        for counter in (*COUNTED, "requests"):
+        for counter in (*SyncRun.COUNTERS, "requests"):
             setattr(run, counter, 0)
         self.events = EventBuffer(user_id=run.user_id, job_id=run.job_id)
-        self.settler = Settler(run=run, events=self.events)
+        self.errors: list[str] = []  # why tasks failed, every round's, for the summary
         self.transport: Transport | None = None
         self.projects: ProjectDirectory | None = None
         self.namer: Callable[[str], str] | None = None  # the projects' names in Todoist
@@ -175,15 +174,19 @@ class SyncEngine:
                 transport=self.transport,
                 events=self.events,
             )
-            self.settler.projects = self.projects
             scope = run.task_ids
+            left = RoundState()
             for round_no in range(conf.TODOIST_MAX_ROUNDS):
-                self.settler.followups = set()
-                self.round(first=round_no == 0, task_ids=scope)
-                if not self.settler.followups:
+                # Creates and "not found"s the last round's reads left open are this one's.
+                this = RoundState(unconfirmed=left.unconfirmed, unverified=left.unverified)
+                try:
+                    self.round(this, first=round_no == 0, task_ids=scope)
+                finally:
+                    self.errors.extend(this.errors)
+                if not this.followups:
                     break
                 # Only tasks with a change left (a label after a reopen, a re-create) go again.
-                scope = sorted(self.settler.followups)
+                scope, left = sorted(this.followups), this
         except RunStop as stop:
             state, summary, resume_at = stop.state, stop.summary, stop.resume_at
         except LeaseLost:
@@ -202,7 +205,7 @@ class SyncEngine:
         self.events.flush()
         follow_up = lease_release(user_id=self.user_id, holder=self.holder)
         if state == SyncRun.State.SUCCEEDED and run.failed:
-            summary = summary or "; ".join(sorted(set(self.settler.errors))[:5])
+            summary = summary or "; ".join(sorted(set(self.errors))[:5])
         self.schedule_follow_up(resume_at, summary)
         self.finish(state, summary)
         if follow_up:
@@ -290,8 +293,13 @@ class SyncEngine:
 
     # -- one round: decide, store the commands, send them ----------------------------------------
 
-    def round(self, *, first: bool, task_ids: list[int] | None) -> None:
-        """Decide, store and send one round; tasks with changes left go in the followups."""
+    def round(self, state: RoundState, *, first: bool, task_ids: list[int] | None) -> None:
+        """Decide, store and send one round. `state` is the round's own: each role records
+        into it, and tasks with changes left end in its followups. The mappings settled without
+        a request are written here; the pushers write each batch's as its answer comes."""
+        policy = OutcomePolicy(
+            run=self.run, events=self.events, projects=self.projects, state=state
+        )
         if first:
             mappings_follow_account(
                 user_id=self.user_id,
@@ -304,9 +312,10 @@ class SyncEngine:
                 # holds, so this round's plan sends local truth back with everything else.
                 reconciler = Reconciler(
                     transport=self.transport,
-                    settler=self.settler,
+                    policy=policy,
                     projects=self.projects,
                     events=self.events,
+                    state=state,
                 )
                 self.known_labels = reconciler.reconcile().labels
         decisions = sync_plan(
@@ -324,10 +333,15 @@ class SyncEngine:
             if d.action == Action.UNCHANGED and d.mapping.sync_state != State.SYNCED
         ]
         for mapping in healed:
-            self.settler.mark_synced(mapping, mapping.pushed)
+            policy.mark_synced(mapping, mapping.pushed)
         invalid = [d for d in decisions if d.action == Action.INVALID]
         for d in invalid:
-            self.settler.fail_invalid(d, user_id=self.user_id)
+            if d.mapping is None:  # a new task: its row holds the error
+                with fenced():
+                    d.mapping = TodoistTaskMap.objects.create(
+                        user_id=self.user_id, local_task_id=d.task.id, request_id=str(uuid.uuid4())
+                    )
+            policy.fail_invalid(d)
         names = project_names(decisions)
         unreadable = None
         if names:
@@ -341,32 +355,39 @@ class SyncEngine:
         to_push = sum(d.plan is not None or d.action == Action.RESEND for d in decisions)
         if to_push:
             self.progress(f"round: {to_push} task(s) to push")
-            pusher = self.pusher_class(
-                transport=self.transport,
-                settler=self.settler,
-                user_id=self.user_id,
-                projects=self.projects,
-            )
+            roles = {"transport": self.transport, "policy": policy, "projects": self.projects}
+            pusher = self.pusher_class(user_id=self.user_id, state=state, **roles)
             # Streamed: the first request leaves once its batch is built, and the rest of
             # the commands are built while it is out.
-            builder = WorkBuilder(
-                user_id=self.user_id,
-                transport=self.transport,
-                settler=self.settler,
-                projects=self.projects,
-                known_labels=self.known_labels,
+            builder = CommandBuilder(
+                user_id=self.user_id, state=state, known_labels=self.known_labels, **roles
             )
             work = builder.items(decisions, unreadable=unreadable)
             try:
                 pusher.push(work)
             finally:
-                work.close()  # what was decided without a request is written even on a stop
-        unconfirmed, self.settler.unconfirmed = self.settler.unconfirmed, []
-        healer = Healer(transport=self.transport, settler=self.settler, projects=self.projects)
-        healer.heal(unconfirmed)
-        unverified, self.settler.unverified = self.settler.unverified, []
-        healer.confirm_gone(unverified)
-        self.settler.followups.update(self.projects.waiting_for_room())
+                work.close()
+                # What was decided without a request is written even on a stop.
+                self.save_settled(state.settled)
+        resolver = UnconfirmedResolver(
+            transport=self.transport, policy=policy, projects=self.projects, state=state
+        )
+        # Taken out of the state: what these reads leave unverified waits for the next round's.
+        unconfirmed, state.unconfirmed = state.unconfirmed, []
+        if unconfirmed:
+            resolver.heal(unconfirmed)
+            self.save_settled([item.mapping for item in unconfirmed])
+        unverified, state.unverified = state.unverified, []
+        if unverified:
+            resolver.confirm_gone(unverified)
+            self.save_settled([item.mapping for item in unverified])
+        state.followups.update(self.projects.waiting_for_room())
+
+    def save_settled(self, mappings: list[TodoistTaskMap]) -> None:
+        """Write mappings settled in memory (new ones inserted), and the events they raised."""
+        mappings_insert(user_id=self.user_id, mappings=[m for m in mappings if m.pk is None])
+        mappings_save(mappings)
+        self.events.flush()
 
     def count_skips(self, decisions: list[Decision]) -> None:
         self.run.unchanged += sum(d.action == Action.UNCHANGED for d in decisions)

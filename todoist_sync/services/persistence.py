@@ -16,7 +16,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from todoist_sync.models import TodoistTaskMap
-from todoist_sync.services.coordination import fenced
+from todoist_sync.services.lease import fenced
 from todoist_sync.task_model import LocalTask
 
 Map = TodoistTaskMap
@@ -66,7 +66,7 @@ def forget_todoist_id(mapping: TodoistTaskMap) -> None:
 def mappings_reset(mappings: QuerySet[TodoistTaskMap], **also: Any) -> int:
     """These mappings' tasks are gone from the Todoist account they go to (their project was
     deleted, or it is another account): pending, created afresh by the next round. One UPDATE;
-    answers how many."""
+    return how many."""
     return mappings.update(
         todoist_task_id=None,
         pushed=None,

@@ -1,6 +1,6 @@
 """Sending a round's commands: through `/sync` batches (the default), or one task at a time.
 
-A pusher sends, hands each answer to the `Settler` and writes the settled mappings; it never
+A pusher sends, hands each answer to the `OutcomePolicy` and writes the settled mappings; it never
 decides what to send. The engine picks one by its `pusher_class`. Projects a round creates go
 first in its first request (`ProjectDirectory.add_commands`); later requests name them by the
 real ids that request's answer gave.
@@ -14,11 +14,17 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from todoist_sync.conf import conf
-from todoist_sync.exceptions import TodoistError, TodoistTransientError, TodoistValidationError
+from todoist_sync.exceptions import (
+    RunStop,
+    TodoistError,
+    TodoistTransientError,
+    TodoistValidationError,
+)
+from todoist_sync.services.outcomes import OutcomePolicy
 from todoist_sync.services.persistence import PushItem, commands_commit, mappings_save
 from todoist_sync.services.projects import ProjectDirectory
-from todoist_sync.services.settling import Settler
-from todoist_sync.services.transport import RunStop, Transport, stop_error
+from todoist_sync.services.round import RoundState
+from todoist_sync.services.transport import Transport, stop_error
 from todoist_sync.todoist import MAX_SYNC_COMMANDS, SyncResult, encode_json
 
 # `{"commands":[...]}` around the commands, and the comma after each.
@@ -34,14 +40,16 @@ class Pusher:
         self,
         *,
         transport: Transport,
-        settler: Settler,
+        policy: OutcomePolicy,
         user_id: int,
-        projects: ProjectDirectory | None = None,
+        projects: ProjectDirectory,
+        state: RoundState,
     ) -> None:
         self.transport = transport
-        self.settler = settler
+        self.policy = policy
         self.user_id = user_id
         self.projects = projects
+        self.state = state
 
     def push(self, work: Iterable[PushItem]) -> None:
         raise NotImplementedError
@@ -51,17 +59,17 @@ class Pusher:
 
     def save(self, items: list[PushItem]) -> None:
         mappings_save([item.mapping for item in items])
-        self.settler.events.flush()
+        self.policy.events.flush()
 
     def project_adds(self) -> list[dict[str, Any]]:
-        return self.projects.add_commands() if self.projects is not None else []
+        return self.projects.add_commands()
 
     def outgoing(self, commands: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Commands as sent: projects created since they were stored named by their ids."""
-        return self.projects.rewrite(commands) if self.projects is not None else commands
+        return self.projects.rewrite(commands)
 
     def settle_adds(self, outcome: SyncResult | TodoistError) -> None:
-        if self.projects is not None and isinstance(outcome, SyncResult):
+        if isinstance(outcome, SyncResult):
             self.projects.settle_adds(outcome)
 
 
@@ -157,7 +165,7 @@ class BatchPusher(Pusher):
             f"the limit is {conf.TODOIST_MAX_BODY_BYTES})"
         )
         self.commit([item])  # a new task gets its mapping row, to hold the error
-        self.settler.settle(item, [error] + [None] * (len(item.commands) - 1), {})
+        self.policy.settle(item, [error] + [None] * (len(item.commands) - 1), {})
         self.save([item])
 
     def send_async(
@@ -174,13 +182,13 @@ class BatchPusher(Pusher):
         if isinstance(outcome, TodoistError) and outcome.too_large:
             self.push_halves(batch)
             return
-        if self.projects is not None and self.not_found_in_a_project(batch, outcome):
+        if self.not_found_in_a_project(batch, outcome):
             self.projects.check_deleted()  # one read tells whether their project was deleted
-            self.settler.followups.update(self.projects.take_reset())
+            self.state.followups.update(self.projects.take_reset())
         for item in batch:
             if isinstance(outcome, TodoistError):
                 statuses = [outcome] + [None] * (len(item.commands) - 1)
-                self.settler.settle(item, statuses, {})
+                self.policy.settle(item, statuses, {})
                 continue
             statuses = [
                 outcome.sync_status.get(
@@ -188,7 +196,7 @@ class BatchPusher(Pusher):
                 )
                 for c in item.commands
             ]
-            self.settler.settle(item, statuses, outcome.temp_id_mapping)
+            self.policy.settle(item, statuses, outcome.temp_id_mapping)
         self.save(batch)
 
     def push_halves(self, batch: list[PushItem]) -> None:
@@ -255,7 +263,7 @@ class SingleTaskPusher(Pusher):
                 temp_ids.update(answer)
                 if status != "ok" or command.get("temp_id", "") not in {"", *temp_ids}:
                     break  # an error, or a create confirmed without its id: found later
-            self.settler.settle(item, statuses, temp_ids)
+            self.policy.settle(item, statuses, temp_ids)
             self.save([item])
             if number % 100 == 0:
                 transport.progress(f"{number}/{len(work)} tasks pushed")
@@ -264,7 +272,7 @@ class SingleTaskPusher(Pusher):
     def call(
         self, command: dict[str, Any], temp_ids: dict[str, str]
     ) -> tuple[str | TodoistError, dict[str, str]]:
-        """Send one command; answers its status and any temp id -> real id it resolved."""
+        """Send one command; return its status and any temp id -> real id it resolved."""
         client = self.transport.client
         args = dict(command["args"])
         target = temp_ids.get(args.get("id"), args.get("id"))

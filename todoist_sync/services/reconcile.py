@@ -12,7 +12,7 @@ A reconcile is that look, at the cost of one request per account:
 - with TODOIST_DRIFT_POLICY=restore, a drifted mapping's `pushed` becomes what Todoist holds now.
   That is all a restore needs: the run's normal planning then finds the task changed and sends
   exactly the commands that put local truth back, in the same round's batches. A task deleted
-  in Todoist follows the error policy (`Settler.gone_after_create`: reported permanent, or
+  in Todoist follows the error policy (`OutcomePolicy.gone_after_create`: reported permanent, or
   created again with TODOIST_RECREATE_DELETED);
 - with `report`, the drift is only reported; `pushed` stays, and the token moves on, so each
   drift is reported once;
@@ -37,12 +37,13 @@ from todoist_sync import selectors
 from todoist_sync.conf import DoneInTodoist, DriftPolicy, conf
 from todoist_sync.events import EventBuffer, Level
 from todoist_sync.exceptions import TodoistError
-from todoist_sync.models import TodoistTaskMap
+from todoist_sync.models import SyncRun, TodoistTaskMap
 from todoist_sync.payloads import due_day, fingerprint, refinements
-from todoist_sync.services.coordination import fenced
+from todoist_sync.services.lease import fenced
+from todoist_sync.services.outcomes import OutcomePolicy
 from todoist_sync.services.persistence import PushItem, mappings_save
 from todoist_sync.services.projects import INBOX, ProjectDirectory
-from todoist_sync.services.settling import Settler
+from todoist_sync.services.round import RoundState
 from todoist_sync.services.transport import Transport
 from todoist_sync.task_model import task_contract
 
@@ -131,12 +132,14 @@ class Reconciler:
         self,
         *,
         transport: Transport,
-        settler: Settler,
+        policy: OutcomePolicy,
         projects: ProjectDirectory,
         events: EventBuffer,
+        state: RoundState,
     ) -> None:
         self.transport = transport
-        self.settler = settler
+        self.policy = policy
+        self.state = state
         self.projects = projects
         self.events = events
         self.run = transport.run
@@ -144,7 +147,8 @@ class Reconciler:
 
     def reconcile(self) -> ReconcileResult:
         run = self.run
-        run.drift_detected = run.drift_restored = run.drift_reported = 0
+        for counter in SyncRun.DRIFT_COUNTERS:
+            setattr(run, counter, 0)
         account = self.projects.account
         mapped = TodoistTaskMap.objects.filter(
             user_id=self.user_id, account=account, todoist_task_id__isnull=False
@@ -298,10 +302,10 @@ class Reconciler:
                 drift.outcome = DriftOutcome.REPORTED
             elif restore and mapping.local_task_id in tasks:
                 task = tasks[mapping.local_task_id]
-                self.settler.gone_after_create(PushItem(task, mapping, [], mapping.pushed))
+                self.policy.gone_after_create(PushItem(task, mapping, [], mapping.pushed))
                 if mapping.todoist_task_id is None:  # created again, in this very round
                     drift.outcome = DriftOutcome.RESTORED
-                    self.settler.followups.discard(task.id)
+                    self.state.followups.discard(task.id)
             mapping.last_drift = {
                 "fields": drift.fields,
                 "deleted": drift.deleted,

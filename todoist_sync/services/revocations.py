@@ -46,7 +46,7 @@ def revocation_queue(*, token_encrypted: str, last4: str) -> TodoistRevocation:
 
 
 def revocation_attempt(*, revocation_id: int) -> bool:
-    """Try once to revoke; answers whether the token is gone at Todoist (or the row was)."""
+    """Try once to revoke; return whether the token is gone at Todoist (or the row was)."""
     revocation = TodoistRevocation.objects.filter(pk=revocation_id).first()
     if revocation is None:
         return True

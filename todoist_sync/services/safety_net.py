@@ -23,7 +23,7 @@ from todoist_sync.conf import conf
 from todoist_sync.events import TOPIC
 from todoist_sync.exceptions import NoTodoistToken
 from todoist_sync.models import SyncRun, TodoistCredential
-from todoist_sync.services.runs import sync_enqueue
+from todoist_sync.services.enqueue import sync_enqueue
 from todoist_sync.webhooks import deliveries_prune
 
 SWEEP_SCHEDULE = "todoist-safety-net"
@@ -57,7 +57,7 @@ def safety_net_install(*, using: str | None = None) -> Schedule:
 
 def safety_net_sweep(*, now: datetime | None = None) -> int:
     """Queue a safety-net run of every user with a token source, spread over the interval:
-    the first slice now, each later one by its own ONCE schedule. Answers the users covered."""
+    the first slice now, each later one by its own ONCE schedule. Return the users covered."""
     now = now or timezone.now()
     runs_prune(before=now - timedelta(days=conf.TODOIST_RUN_RETENTION_DAYS))
     deliveries_prune()
@@ -116,7 +116,7 @@ def webhook_users_reconciled_lately(
 
 def safety_net_slice(*, user_ids: Sequence[int]) -> int:
     """Queue a safety-net run of each of these users, unless one is queued or running.
-    Answers how many were queued."""
+    Return how many were queued."""
     busy = selectors.users_with_active_run(user_ids=user_ids)
     users = get_user_model().objects.in_bulk([pk for pk in user_ids if pk not in busy])
     backstop = webhook_users_reconciled_lately(user_ids=list(users))

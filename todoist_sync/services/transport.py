@@ -14,31 +14,23 @@ from todoist_sync import metrics
 from todoist_sync.conf import conf
 from todoist_sync.events import EventBuffer, Level
 from todoist_sync.exceptions import (
+    RunStop,
     TodoistConfigurationError,
     TodoistError,
     TodoistRateLimitedError,
 )
 from todoist_sync.models import SyncRun
-from todoist_sync.services.coordination import (
+from todoist_sync.services.budget import (
     account_budget_key,
-    current_fence,
     full_read_key,
-    lease_renew,
     rate_budget_acquire,
     rate_budget_block,
     rate_budget_fold,
 )
+from todoist_sync.services.lease import current_fence, lease_renew
 from todoist_sync.todoist import MAX_IDS_PER_QUERY, SyncResult, TodoistClient
 
 T = TypeVar("T")
-
-
-class RunStop(Exception):
-    """Ends the run early: the rest stays pending (its commands are stored) for a later run."""
-
-    def __init__(self, state: str, summary: str, resume_at: datetime | None = None) -> None:
-        super().__init__(summary)
-        self.state, self.summary, self.resume_at = state, summary, resume_at
 
 
 class Transport:
@@ -150,7 +142,7 @@ class Transport:
 
     def note_stop(self, exc: TodoistError) -> datetime | None:
         """One event for each answer that stops the run (requests in flight at once can all be
-        answered 429: none goes unrecorded). Answers when the run may resume."""
+        answered 429: none goes unrecorded). Return when the run may resume."""
         resume = None
         data: dict = {"status": exc.status}
         if exc.resume_after is not None:

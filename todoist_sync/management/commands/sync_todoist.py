@@ -48,7 +48,7 @@ class ProgressBar:
         self.redirect = ExitStack()
 
     def show(self, line: str) -> bool:
-        """Answers whether the bar took the line (else the caller prints it as usual)."""
+        """Return whether the bar took the line (else the caller prints it as usual)."""
         if match := ROUND.fullmatch(line):
             self.close()
             tasks = int(match[1])

@@ -1,41 +1,27 @@
-"""The Todoist projects a run puts tasks in: found by name, created when missing, watched for
-the 300-task cap, created again when deleted in Todoist.
-
-A project is created in the same `/sync` request as the first tasks that go in it: a
-`project_add` whose uuid is also its temp_id, committed before it leaves (as a task's create
-is), so a lost answer never makes a second project.
+"""Reading a user's Todoist projects: the account's first whole read, their ids, the inbox,
+and which a person archived or deleted there (a deleted one is forgotten, to be created again
+with its tasks, once a run).
 """
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Callable, Iterable
-from datetime import timedelta
+from collections.abc import Iterable
 from enum import StrEnum
 from functools import cached_property
 from typing import Any
 
-from django.contrib.auth import get_user_model
-from django.db.models import Count, Q
+from django.db.models import Q
 from django.utils import timezone
 
-from todoist_sync.conf import conf
 from todoist_sync.events import EventBuffer, Level
 from todoist_sync.exceptions import TodoistError
-from todoist_sync.models import SyncRun, TodoistAccount, TodoistProject, TodoistTaskMap
-from todoist_sync.naming import DEFAULT_TEMPLATE, shared_project_name, template_problem
-from todoist_sync.services.coordination import fenced
-from todoist_sync.services.credentials import shared_token_user
+from todoist_sync.models import TodoistAccount, TodoistProject, TodoistTaskMap
+from todoist_sync.services.lease import fenced
 from todoist_sync.services.persistence import mappings_reset
-from todoist_sync.services.transport import RunStop, Transport
-from todoist_sync.todoist import SyncResult
+from todoist_sync.services.transport import Transport
 
 INBOX = "Inbox"
 RESOURCES = ["items", "projects", "user"]
-
-
-def full_reason(name: str) -> str:
-    return f"Todoist project {name!r} is full ({conf.TODOIST_PROJECT_MAX_TASKS} active tasks)"
 
 
 def archived_reason(name: str) -> str:
@@ -50,31 +36,10 @@ class ProjectState(StrEnum):
     DELETED = "deleted"  # made again, with its tasks (once a run)
 
 
-def project_namer(*, user_id: int, shared: bool | None = None) -> Callable[[str], str]:
-    """The name in Todoist of each project the user's tasks go to: as chosen on their own
-    token; on the shared token (`shared`, looked up when None) through
-    TODOIST_SHARED_PROJECT_NAME, so each user's projects are their own (`todoist_sync.naming`).
-    The inbox too: the shared account's inbox would be everyone's."""
-    if shared is None:
-        shared = shared_token_user(user_id=user_id)
-    if not shared:
-        return lambda name: name
-    template = conf.TODOIST_SHARED_PROJECT_NAME
-    if template_problem(template):
-        # Reported by todoist_sync.E014; the default keeps the users apart meanwhile.
-        template = DEFAULT_TEMPLATE
-    user = get_user_model().objects.filter(pk=user_id).first()
-    username = user.get_username() if user is not None else ""
-
-    def name(project: str) -> str:
-        return shared_project_name(template, project=project, username=username, user_id=user_id)
-
-    return name
-
-
-class ProjectDirectory:
-    """One run's view of a user's projects in one Todoist account. Every write is fenced
-    (`coordination.fenced`): a run that lost its lease stores no project, id or sync token."""
+class ProjectReader:
+    """What Todoist says of a user's projects in one Todoist account: their ids, the inbox,
+    and which a person archived or deleted there. Every write is fenced (`lease.fenced`): a run
+    that lost its lease stores no project, id or sync token."""
 
     def __init__(
         self, *, user_id: int, account_key: str, transport: Transport, events: EventBuffer
@@ -83,15 +48,13 @@ class ProjectDirectory:
         self.account_key = account_key
         self.transport = transport
         self.events = events
-        self.room: dict[str, int] = {}  # active tasks that still fit, per project, this round
-        self.probed: set[str] = set()  # full projects tried once this run
         self.recreated: set[str] = set()  # projects created again this run (at most once)
-        self.retried: set[str] = set()  # refused projects asked for again this run
         self.forgotten: set[int] = set()  # projects found deleted in Todoist this run
         self.reset_ids: list[int] = []  # their tasks, to create again
-        self.made_room: set[str] = set()  # projects a close left room in, this round
         self.remote: dict[str, list[str]] | None = None  # live project ids by name, once read
         self.rechecked: set[str] = set()  # archived projects read again this run
+        # Projects with room again this round (a close, or unarchived): their tasks go again.
+        self.made_room: set[str] = set()
 
     @cached_property
     def account(self) -> TodoistAccount:
@@ -277,201 +240,12 @@ class ProjectDirectory:
         )
         return next((pid for pid in ids if pid not in taken), None)
 
-    # -- names to ids --------------------------------------------------------------------------
-
-    def prepare(self, names: Iterable[str]) -> None:
-        """Make sure every project named can be referred to in this round's commands."""
-        self.read_everything_once()
-        for name in set(names):
-            project = self.by_name.get(name)
-            if project is not None and project.archived_at and name not in self.rechecked:
-                self.recheck(project)
-        unknown = [n for n in set(names) if n != INBOX and not self.ref(n)]
-        if self.remote is None and any(n not in self.by_name for n in unknown):
-            self.read_projects()
-        for name in unknown:
-            project = self.by_name.get(name)
-            if project is None:
-                # A project of that name a person made is used, not made a second time.
-                found = self.unclaimed((self.remote or {}).get(name, []))
-                with fenced():
-                    project = TodoistProject.objects.create(
-                        account=self.account, name=name, todoist_project_id=found
-                    )
-                self.by_name[name] = project
-            retry = project.refused_reason and name not in self.retried
-            if project.todoist_project_id is None and (not project.request_id or retry):
-                self.retried.add(name)
-                # Committed before the project_add leaves: re-sent unchanged if unconfirmed.
-                # A refused one is tried again, once a run, under a fresh uuid.
-                project.request_id, project.refused_reason = str(uuid.uuid4()), ""
-                with fenced():
-                    project.save(update_fields=["request_id", "refused_reason"])
-
-    def recheck(self, project: TodoistProject) -> None:
-        """Tasks want to go into a project a person archived: read it again (once a run) in
-        case it was unarchived (or deleted) since."""
-        self.rechecked.add(project.name)
-        states = self.states([], whole=True, only=project)
-        state = states.get(project.pk)
-        with fenced():
-            if state == ProjectState.DELETED:
-                self.forget(project)
-            elif state == ProjectState.LIVE:
-                self.set_archived(project, archived=False)
-
     def project(self, name: str) -> TodoistProject | None:
         if name == INBOX:
             return None
         return self.by_name.get(name)
 
-    def ref(self, name: str) -> str | None:
-        """The project's id for a command: its real id, or its temp_id while it is created."""
-        if name == INBOX:
-            return self.account.inbox_project_id or None
-        project = self.by_name.get(name)
-        if project is None or project.refused_reason:
-            return None
-        return project.todoist_project_id or project.request_id or None
-
-    def add_commands(self) -> list[dict[str, Any]]:
-        """The project_add commands the next batch must carry (first in it)."""
-        return [
-            {
-                "type": "project_add",
-                "uuid": p.request_id,
-                "temp_id": p.request_id,
-                "args": {"name": p.name},
-            }
-            for p in self.by_name.values()
-            if p.request_id and not p.todoist_project_id and not p.refused_reason
-        ]
-
-    def rewrite(self, commands: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """Commands with the temp_ids of projects created since replaced by their real ids
-        (a project keeps its creation's uuid, so commands stored before still resolve)."""
-        real = {p.request_id: p.todoist_project_id for p in self.by_name.values() if p.request_id}
-        out = []
-        for command in commands:
-            target = command["args"].get("project_id")
-            if real.get(target):
-                command = {**command, "args": {**command["args"], "project_id": real[target]}}
-            out.append(command)
-        return out
-
-    def settle_adds(self, outcome: SyncResult) -> bool:
-        """Apply the answers to project_add commands; answers whether one is confirmed without
-        its id (a read then finds it by name)."""
-        unresolved = False
-        for project in self.by_name.values():
-            temp = project.request_id
-            if not temp or project.todoist_project_id or temp not in outcome.sync_status:
-                continue
-            status = outcome.sync_status[temp]
-            if status == "ok":
-                real = outcome.temp_id_mapping.get(temp)
-                if real:
-                    project.todoist_project_id = real
-                    with fenced():
-                        project.save(update_fields=["todoist_project_id"])
-                else:
-                    unresolved = True
-            else:
-                reason = f"Todoist refused to create project {project.name!r}: {status.detail}"
-                project.refused_reason = reason[:200]
-                with fenced():
-                    project.save(update_fields=["refused_reason"])
-        if unresolved:
-            try:
-                self.read_projects()
-            except TodoistError as exc:
-                self.transport.stop_on(exc)
-                # Without its id, later requests could not name the project: stop, and let
-                # a later run find it (its uuid makes the re-sent project_add harmless).
-                raise RunStop(
-                    SyncRun.State.DEFERRED,
-                    "a new Todoist project's id is not known yet; the rest resumes shortly",
-                    timezone.now() + timedelta(seconds=conf.TODOIST_RETRY_BASE_SECONDS),
-                ) from None
-        return unresolved
-
-    # -- the cap -------------------------------------------------------------------------------
-
-    def count_room(self, names: Iterable[str]) -> None:
-        """How many more active tasks fit in each project, as far as our own tasks tell."""
-        ids = {n: self.by_name[n].pk for n in names if n in self.by_name}
-        open_counts = dict(
-            TodoistTaskMap.objects.filter(
-                user_id=self.user_id, project_id__in=ids.values(), todoist_task_id__isnull=False
-            )
-            .filter(Q(pushed__done=False))
-            .values_list("project_id")
-            .annotate(n=Count("id"))
-            .order_by()
-        )
-        for name in names:
-            pk = ids.get(name)
-            self.room[name] = conf.TODOIST_PROJECT_MAX_TASKS - open_counts.get(pk, 0)
-
-    def take_room(self, name: str, *, stays_open: bool = True) -> str | None:
-        """Reserve room for one more active task in the project; answers why not, if it is full
-        or cannot be created. A task created only to be closed at once needs a free place for
-        a moment, and leaves it free (`stays_open=False`)."""
-        project = self.project(name)
-        if project is not None and project.refused_reason:
-            return project.refused_reason
-        if project is not None and project.archived_at:
-            return archived_reason(name)
-        if project is not None and project.full_since:
-            if name in self.probed:
-                return full_reason(name)
-            self.probed.add(name)  # one try per run finds out whether room was made
-            return None
-        if name == INBOX:
-            return None  # the inbox's count is unknown here: Todoist's answer tells
-        room = self.room.get(name, conf.TODOIST_PROJECT_MAX_TASKS)
-        if room <= 0:
-            return full_reason(name)
-        if stays_open:
-            self.room[name] = room - 1
-        return None
-
-    def mark_full(self, name: str) -> None:
-        project = self.project(name)
-        self.room[name] = 0
-        if project is not None and project.full_since is None:
-            project.full_since = timezone.now()
-            with fenced():
-                project.save(update_fields=["full_since"])
-
-    def mark_room(self, name: str) -> None:
-        """A task left the project (closed): it has room again."""
-        project = self.project(name)
-        self.room[name] = self.room.get(name, 0) + 1
-        self.made_room.add(name)
-        if project is not None and project.full_since is not None:
-            project.full_since = None
-            with fenced():
-                project.save(update_fields=["full_since"])
-
-    def waiting_for_room(self) -> list[int]:
-        """Local ids of the tasks waiting for a project a close made room in (one query);
-        they go again in the next round."""
-        names, self.made_room = self.made_room, set()
-        projects = [self.by_name[n] for n in names if n in self.by_name]
-        if not projects:
-            return []
-        waiting = TodoistTaskMap.objects.filter(project__in=projects).exclude(waiting_reason="")
-        return list(waiting.values_list("local_task_id", flat=True))
-
     # -- deleted in Todoist --------------------------------------------------------------------
-
-    def refused(self, name: str) -> str:
-        """Why nothing can go into the project now (refused, or archived), if so."""
-        project = self.project(name)
-        if project is not None and project.archived_at:
-            return archived_reason(name)
-        return project.refused_reason if project is not None else ""
 
     def forgot(self, project_pk: int | None) -> bool:
         """Whether this run found that project deleted in Todoist."""
@@ -492,7 +266,7 @@ class ProjectDirectory:
 
     def forget(self, project: TodoistProject) -> list[int]:
         """The project was deleted in Todoist (and its tasks with it): create it, and its tasks,
-        again (once a run). Answers the local ids of its tasks, all pending again."""
+        again (once a run). Return the local ids of its tasks, all pending again."""
         if project.name in self.recreated:
             return []
         self.recreated.add(project.name)

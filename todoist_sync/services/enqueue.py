@@ -52,7 +52,7 @@ def sync_enqueue(
     trigger: str = "api",
     reconcile: bool = False,
 ) -> SyncRun:
-    """Queue a sync of the user (optionally one chat, or some tasks); answers its SyncRun.
+    """Queue a sync of the user (optionally one chat, or some tasks); return its SyncRun.
     `reconcile`: compare with Todoist first and deal with what changed there (drift).
 
     One queued run per user: a trigger while one is still queued joins it, widening its scope
@@ -171,7 +171,7 @@ def mappings_reconcile(
     *, mappings: Iterable[TodoistTaskMap], trigger: str = "admin"
 ) -> tuple[list[SyncRun], list[str]]:
     """Queue a reconciling run of each user these mappings belong to (a reconcile reads a
-    whole account, so it is per user, not per mapping). Answers the runs queued, and why the
+    whole account, so it is per user, not per mapping). Return the runs queued, and why the
     others could not be (a user without a token fails alone)."""
     user_ids = sorted({m.user_id for m in mappings})
     users = get_user_model().objects.in_bulk(user_ids)
@@ -187,7 +187,7 @@ def mappings_reconcile(
 @transaction.atomic
 def chat_project_set(*, user: Any, chat_id: int, project_name: str | None) -> SyncRun | None:
     """Put a chat's tasks in this Todoist project (None: back to TODOIST_PROJECT_NAME) and
-    queue a sync of the chat, which moves its open tasks. Answers the queued run, or None when
+    queue a sync of the chat, which moves its open tasks. Return the queued run, or None when
     nothing changed. Raises NoTodoistToken before changing anything."""
     todoist_token_for(user_id=user.pk)
     current = TodoistChatProject.objects.filter(user=user, chat_id=chat_id).first()

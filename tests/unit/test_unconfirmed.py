@@ -1,11 +1,11 @@
-"""Which Todoist task an unconfirmed create adopts (`Healer.matches`): a pure comparison of the
-task a read found with the args the create sent."""
+"""Which Todoist task an unconfirmed create adopts (`UnconfirmedResolver.matches`): a pure
+comparison of the task a read found with the args the create sent."""
 
 from __future__ import annotations
 
 import pytest
 
-from todoist_sync.services.healing import Healer
+from todoist_sync.services.unconfirmed import UnconfirmedResolver
 
 SENT = {"content": "Buy milk", "description": "", "priority": 1}
 REMOTE = {
@@ -47,4 +47,4 @@ REMOTE = {
     ],
 )  # fmt: skip
 def test_matches(remote, sent, matches):
-    assert Healer.matches(remote, sent) is matches
+    assert UnconfirmedResolver.matches(remote, sent) is matches

@@ -18,10 +18,10 @@ from todoist_sync.events import EventBuffer, Level
 from todoist_sync.exceptions import TodoistError
 from todoist_sync.models import SyncRun, TodoistTaskMap
 from todoist_sync.payloads import fingerprint
-from todoist_sync.services.coordination import fenced
 from todoist_sync.services.persistence import PushItem, forget_todoist_id
 from todoist_sync.services.planning import Decision, raw_fingerprint, with_real_ids
 from todoist_sync.services.projects import ProjectDirectory, full_reason
+from todoist_sync.services.round import RoundState
 from todoist_sync.task_model import LocalTask
 
 State = TodoistTaskMap.SyncState
@@ -51,24 +51,22 @@ def carried(
     return inflight
 
 
-class Settler:
-    """Applies outcomes to mappings in memory; the caller writes them (one UPDATE per batch).
+class OutcomePolicy:
+    """Apply outcomes to mappings in memory; it writes nothing (the pushers write a batch's
+    mappings in one UPDATE, the engine the rest of the round's).
 
-    `run` is the tally; tasks that still have a change to send go in `followups`.
+    `run` is the tally; what the round is left with (tasks with a change to send, creates
+    confirmed without their id, tasks a command found missing, the reasons of failures) is
+    recorded in `state`, the round's own.
     """
 
     def __init__(
-        self, *, run: SyncRun, events: EventBuffer, projects: ProjectDirectory | None = None
+        self, *, run: SyncRun, events: EventBuffer, projects: ProjectDirectory, state: RoundState
     ) -> None:
         self.run = run
         self.events = events
         self.projects = projects
-        self.errors: list[str] = []
-        self.followups: set[int] = set()
-        # Creates Todoist confirmed without their id: found by a read (`Healer`), never re-made.
-        self.unconfirmed: list[PushItem] = []
-        # Tasks a command found missing: gone only if a read says so (`Healer.confirm_gone`).
-        self.unverified: list[PushItem] = []
+        self.state = state
 
     def settle(self, item: PushItem, statuses: list[Any], temp_ids: dict[str, str]) -> None:
         """Apply one task's command outcomes (in order; None = not attempted)."""
@@ -87,7 +85,7 @@ class Settler:
                         mapping.todoist_task_id = str(real_id)
                     elif not mapping.todoist_task_id:
                         missing_id = True
-                elif command["type"] in CLOSING and self.projects is not None:
+                elif command["type"] in CLOSING:
                     if not any(c["type"] == "item_add" for c in item.commands):
                         self.room_made(item)  # a task created closed never took a place
                 continue
@@ -105,7 +103,7 @@ class Settler:
             )
             if mapping.sync_state != State.ERROR:
                 mapping.sync_state = State.PENDING
-            self.unconfirmed.append(item)
+            self.state.unconfirmed.append(item)
             return
         if error is None and item.held:
             # The create is confirmed with its id: what it held back goes next round.
@@ -136,13 +134,13 @@ class Settler:
         if mapping.sync_state != State.ERROR:
             mapping.sync_state = State.PENDING
         mapping.updated_at = timezone.now()
-        self.followups.add(item.task.id)
+        self.state.followups.add(item.task.id)
 
     def wait_for_project(self, item: PushItem, error: TodoistError, *, ok_add: bool) -> bool:
         """A create, reopen or move its project cannot take (full, refused, or deleted): the
-        task waits, pending, without an error or an attempt. Answers whether it was that."""
+        task waits, pending, without an error or an attempt. Return whether it was that."""
         name = item.achieved.get("project")
-        if self.projects is None or name is None or ok_add:
+        if name is None or ok_add:
             return False
         mapping = item.mapping
         if error.project_full:
@@ -154,8 +152,8 @@ class Settler:
             # Deleted in Todoist (the batch's read forgot it: created again, with its tasks),
             # or being created and not known by its id yet: either way, next round.
             reason = f"Todoist project {name!r} is being created"
-            self.followups.update(self.projects.take_reset())
-            self.followups.add(item.task.id)
+            self.state.followups.update(self.projects.take_reset())
+            self.state.followups.add(item.task.id)
         else:
             return False
         self.wait(mapping, reason, name=name)
@@ -168,7 +166,7 @@ class Settler:
             # The create did not run: a fresh uuid, since Todoist would not run the old one again.
             mapping.request_id = str(uuid.uuid4())
         mapping.waiting_reason = reason[:200]
-        mapping.project = self.projects.project(name) if self.projects else None
+        mapping.project = self.projects.project(name)
         if mapping.sync_state != State.ERROR:
             mapping.sync_state = State.PENDING
         mapping.updated_at = timezone.now()
@@ -220,18 +218,18 @@ class Settler:
                 mapping.sync_state = State.PENDING
             return
         deleted = error.task_gone and mapping.todoist_task_id and not ok_add
-        if deleted and self.projects is not None and self.projects.forgot(mapping.project_id):
+        if deleted and self.projects.forgot(mapping.project_id):
             self.recreate(task, mapping)  # a read found its project deleted: reported once
             return
         if deleted:
             # "Not found" alone proves nothing: the command may have named a temp_id that meant
             # nothing in its request, and Todoist answers a replayed uuid as it answered it the
             # first time. The task stays pending with its commands until a read decides
-            # (`Healer.confirm_gone`).
+            # (`UnconfirmedResolver.confirm_gone`).
             mapping.inflight = inflight
             if mapping.sync_state != State.ERROR:
                 mapping.sync_state = State.PENDING
-            self.unverified.append(PushItem(task, mapping, remaining, achieved))
+            self.state.unverified.append(PushItem(task, mapping, remaining, achieved))
             return
         if error.transient:
             mapping.attempts += 1
@@ -263,16 +261,12 @@ class Settler:
         mapping.inflight, mapping.request_id = None, str(uuid.uuid4())
         mapping.sync_state, mapping.attempts = State.PENDING, 0
         mapping.last_error, mapping.error_permanent, mapping.next_retry_at = "", False, None
-        self.followups.add(task.id)
+        self.state.followups.add(task.id)
 
-    def fail_invalid(self, decision: Decision, *, user_id: int) -> None:
-        """A task Todoist would refuse, caught before sending: permanent until it changes."""
+    def fail_invalid(self, decision: Decision) -> None:
+        """A task Todoist would refuse, caught before sending: permanent until it changes.
+        Its mapping is stored already (the engine creates a new task's)."""
         task, error = decision.task, decision.error
-        if decision.mapping is None:
-            with fenced():
-                decision.mapping = TodoistTaskMap.objects.create(
-                    user_id=user_id, local_task_id=task.id, request_id=str(uuid.uuid4())
-                )
         mapping = decision.mapping
         mapping.updated_at = timezone.now()
         self._fail(task, mapping, f"validation: {error}", permanent=True)
@@ -284,7 +278,7 @@ class Settler:
 
     def mark_synced(self, mapping: TodoistTaskMap, achieved: dict[str, Any]) -> None:
         now = timezone.now()
-        if self.projects is not None and "project" in achieved:
+        if "project" in achieved:
             mapping.project = self.projects.project(achieved["project"])
         mapping.waiting_reason = ""
         mapping.pushed, mapping.pushed_fingerprint = achieved, fingerprint(achieved)
@@ -307,7 +301,7 @@ class Settler:
     def _fail(self, task: LocalTask, mapping: TodoistTaskMap, reason: str, *, permanent: bool):
         """The task ends this run in error; a permanent one waits for the task to change."""
         self.run.failed += 1
-        self.errors.append(reason[:200])
+        self.state.errors.append(reason[:200])
         mapping.sync_state = State.ERROR
         mapping.error_permanent = permanent
         mapping.last_error = reason[:2000]

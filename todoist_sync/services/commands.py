@@ -3,7 +3,8 @@
 New tasks get their mapping (and the create's uuid), re-creates a fresh uuid; a relabel gets
 the task's current labels (one read per 100, none for labels a reconcile just read); a create,
 reopen or move takes room in its project or waits; what needs no request is settled here and
-written when the round's work is done. The pusher pulls the items as it fills its batches.
+recorded in the round's state, which the engine writes when the push is over. The pusher pulls
+the items as it fills its batches.
 """
 
 from __future__ import annotations
@@ -15,35 +16,32 @@ from todoist_sync.conf import RecurringDone, conf
 from todoist_sync.exceptions import TodoistError, TodoistNotFoundError
 from todoist_sync.models import TodoistTaskMap
 from todoist_sync.payloads import refinements
-from todoist_sync.services.persistence import (
-    PushItem,
-    forget_todoist_id,
-    mappings_insert,
-    mappings_save,
-)
+from todoist_sync.services.outcomes import OutcomePolicy
+from todoist_sync.services.persistence import PushItem, forget_todoist_id
 from todoist_sync.services.planning import Action, Decision, commands_for, with_real_ids
 from todoist_sync.services.projects import ProjectDirectory
-from todoist_sync.services.settling import Settler
+from todoist_sync.services.round import RoundState
 from todoist_sync.services.transport import Transport
 
 State = TodoistTaskMap.SyncState
 
 
-class WorkBuilder:
+class CommandBuilder:
     def __init__(
         self,
         *,
         user_id: int,
         transport: Transport,
-        settler: Settler,
+        policy: OutcomePolicy,
         projects: ProjectDirectory,
+        state: RoundState,
         known_labels: dict[str, list[str]],
     ) -> None:
         self.user_id = user_id
         self.transport = transport
-        self.settler = settler
-        self.events = settler.events
+        self.policy = policy
         self.projects = projects
+        self.state = state
         # Labels a reconcile read this run, by Todoist id: each used once, then read again.
         self.known_labels = known_labels
         # The tasks that reconcile saw: their snapshot's due is as fresh as a read.
@@ -64,21 +62,8 @@ class WorkBuilder:
         self, decisions: list[Decision], *, unreadable: TodoistError | None = None
     ) -> Iterator[PushItem]:
         """Turn decisions into commands, one task at a time (committed by the pusher before
-        they leave). `unreadable`: why this round's projects could not be read, if so."""
-        settled: list[TodoistTaskMap] = []  # decided here, without a request
-        try:
-            yield from self.commands(decisions, settled, unreadable)
-        finally:
-            mappings_insert(user_id=self.user_id, mappings=[m for m in settled if m.pk is None])
-            mappings_save(settled)
-            self.events.flush()
-
-    def commands(
-        self,
-        decisions: list[Decision],
-        settled: list[TodoistTaskMap],
-        unreadable: TodoistError | None,
-    ) -> Iterator[PushItem]:
+        they leave). `unreadable`: why this round's projects could not be read, if so. What is
+        decided without a request goes in the round's `settled`, for the engine to write."""
         planned = [d for d in decisions if d.plan is not None]
         for d in planned:
             if d.mapping is None:
@@ -114,26 +99,26 @@ class WorkBuilder:
             target = d.mapping.todoist_task_id
             project = d.plan.achieved.get("project")
             if (d.plan.create or d.plan.reopen or d.plan.move) and unreadable is not None:
-                self.settler.settle_error(
+                self.policy.settle_error(
                     d.task, d.mapping, unreadable, achieved=d.plan.achieved, ok_add=False,
                     remaining=[],
                 )  # fmt: skip
-                settled.append(d.mapping)
+                self.state.settled.append(d.mapping)
                 continue
             if d.plan.create or d.plan.reopen or d.plan.move:
                 waiting = self.projects.take_room(project, stays_open=not d.plan.achieved["done"])
                 if waiting:  # its project is full (or cannot be made): pending, no error
-                    self.settler.wait(d.mapping, waiting, name=project)
-                    settled.append(d.mapping)
+                    self.policy.wait(d.mapping, waiting, name=project)
+                    self.state.settled.append(d.mapping)
                     continue
             if target in unread and target in redate:
                 # Its due could not be read: not sent with a bare date that might erase what a
                 # person set there; retried with backoff.
-                self.settler.settle_error(
+                self.policy.settle_error(
                     d.task, d.mapping, unread[target], achieved=d.plan.achieved, ok_add=False,
                     remaining=[],
                 )  # fmt: skip
-                settled.append(d.mapping)
+                self.state.settled.append(d.mapping)
                 continue
             if d.plan.set_blocked is not None and target not in labels:
                 # Its labels could not be read (it is retried with backoff rather than marked
@@ -141,10 +126,10 @@ class WorkBuilder:
                 error = unread.get(target) or TodoistNotFoundError(
                     "not found among active Todoist tasks", status=404
                 )
-                self.settler.settle_error(
+                self.policy.settle_error(
                     d.task, d.mapping, error, achieved=d.plan.achieved, ok_add=False, remaining=[]
                 )
-                settled.append(d.mapping)
+                self.state.settled.append(d.mapping)
                 continue
             commands = commands_for(
                 d.plan,
@@ -154,15 +139,15 @@ class WorkBuilder:
                 due_now=dues.get(target),
             )
             if not commands:  # e.g. the label was already as wanted
-                self.settler.mark_synced(d.mapping, d.plan.achieved)
-                settled.append(d.mapping)
+                self.policy.mark_synced(d.mapping, d.plan.achieved)
+                self.state.settled.append(d.mapping)
                 continue
             d.mapping.inflight = {"commands": commands, "achieved": d.plan.achieved}
             if d.plan.create and self.projects.account.items_sync_token:
                 # Where a read finds this create, if Todoist confirms it without its id.
                 d.mapping.inflight["since"] = self.projects.account.items_sync_token
             if d.plan.deferred:
-                self.settler.followups.add(d.task.id)
+                self.state.followups.add(d.task.id)
             yield PushItem(d.task, d.mapping, commands, d.plan.achieved)
         for d in decisions:
             if d.action != Action.RESEND:
@@ -171,7 +156,7 @@ class WorkBuilder:
             if d.mapping.inflight.get("add_confirmed") and not d.mapping.todoist_task_id:
                 # Created in Todoist, id unknown: found by this round's read, not re-sent.
                 item = PushItem(d.task, d.mapping, d.mapping.inflight["commands"], achieved)
-                self.settler.unconfirmed.append(item)
+                self.state.unconfirmed.append(item)
                 continue
             commands = with_real_ids(d.mapping.inflight["commands"], d.mapping)
             held: list[dict] = []

@@ -9,16 +9,11 @@ import pytest
 from django.utils import timezone
 
 from tests.unit.conftest import NoTransport
-from todoist_sync.exceptions import LeaseLost, TodoistRateLimitedError
+from todoist_sync.exceptions import LeaseLost, RunStop, TodoistRateLimitedError
 from todoist_sync.models import RateBudget, SyncLease, SyncRun, TodoistAccount
-from todoist_sync.services.coordination import (
-    current_fence,
-    fenced,
-    lease_acquire,
-    rate_budget_acquire,
-    rate_budget_block,
-)
-from todoist_sync.services.transport import RunStop, Transport
+from todoist_sync.services.budget import rate_budget_acquire, rate_budget_block
+from todoist_sync.services.lease import current_fence, fenced, lease_acquire
+from todoist_sync.services.transport import Transport
 
 pytestmark = pytest.mark.django_db
 

@@ -1,25 +1,18 @@
-"""What keeps workers from stepping on each other: the per-user lease and the per-token budget.
-
-Both live in the database, so every worker on every machine sees the same state.
+"""The request budget of a Todoist token (or account): slots in a sliding window, shared by
+every worker through the database, with a fair share for each user of a shared token.
 """
 
 from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from django.db import IntegrityError, transaction
-from django.db.models import Exists, F, Q
-from django.utils import timezone
+from django.db import transaction
+from django.db.models import Q
 
 from todoist_sync.conf import conf
-from todoist_sync.exceptions import LeaseLost
-from todoist_sync.models import RateBudget, SyncLease
+from todoist_sync.models import RateBudget
 
 # A slot is stamped before its request leaves and Todoist counts it on arrival, which can be
 # later: this margin keeps any window Todoist counts in under the limit.
@@ -29,98 +22,14 @@ BUDGET_MARGIN_SECONDS = 1.0
 WAITING_GRACE_SECONDS = 60.0
 
 
-@dataclass(frozen=True)
-class Fence:
-    """A run's hold on its user's lease: the holder and the fencing number it was given."""
-
-    user_id: int
-    holder: str
-    number: int
-
-    def check(self) -> None:
-        """Inside the write's transaction: raise LeaseLost unless the lease is still ours.
-        The row lock (PostgreSQL) or the write lock (SQLite's IMMEDIATE transactions) keeps a
-        new holder out until the write commits."""
-        held = (
-            SyncLease.objects.select_for_update()
-            .filter(user_id=self.user_id, holder=self.holder, fence=self.number)
-            .exists()
-        )
-        if not held:
-            raise LeaseLost
+def window_span() -> float:
+    """How long a send stays in a budget's sliding window (the margin included)."""
+    return conf.TODOIST_RATE_LIMIT_WINDOW + BUDGET_MARGIN_SECONDS
 
 
-# The fence of the run writing on this thread; set by the engine for the run's duration.
-current_fence: ContextVar[Fence | None] = ContextVar("todoist_sync_fence", default=None)
-
-
-@contextmanager
-def fenced() -> Iterator[None]:
-    """One transaction whose writes happen only if the run still holds its lease."""
-    with transaction.atomic():
-        fence = current_fence.get()
-        if fence is not None:
-            fence.check()
-        yield
-
-
-def lease_held() -> Q:
-    """A condition for a single UPDATE of the run's: true only while the run holds its lease.
-    Fences a write every run makes (the reaping of lost runs) without `fenced()`'s transaction
-    and lease query; no condition outside a run."""
-    fence = current_fence.get()
-    if fence is None:
-        return Q()
-    held = SyncLease.objects.filter(user_id=fence.user_id, holder=fence.holder, fence=fence.number)
-    return Q(Exists(held))
-
-
-def lease_acquire(*, user_id: int, holder: str, seconds: float | None = None) -> Fence | None:
-    """Take the user's lease if it is free or expired: one conditional UPDATE, no row locks.
-    Answers the new fence (a fresh number each time), or None when another run holds it."""
-    now = timezone.now()
-    try:
-        SyncLease.objects.get_or_create(user_id=user_id)
-    except IntegrityError:  # another worker created the row first: fine
-        pass
-    expires = now + timedelta(seconds=seconds or conf.TODOIST_LEASE_SECONDS)
-    taken = (
-        SyncLease.objects.filter(user_id=user_id)
-        .filter(
-            Q(holder="") | Q(expires_at__isnull=True) | Q(expires_at__lt=now) | Q(holder=holder)
-        )
-        .update(holder=holder, expires_at=expires, fence=F("fence") + 1)
-    )
-    if taken != 1:
-        return None
-    # Read after the UPDATE: should another run take the lease in between (ours expiring at
-    # once), this reads its fence, and our writes fail closed (LeaseLost).
-    number = SyncLease.objects.values_list("fence", flat=True).get(user_id=user_id)
-    return Fence(user_id=user_id, holder=holder, number=number)
-
-
-def lease_renew(*, user_id: int, holder: str, fence: int | None = None) -> bool:
-    expires = timezone.now() + timedelta(seconds=conf.TODOIST_LEASE_SECONDS)
-    lease = SyncLease.objects.filter(user_id=user_id, holder=holder)
-    if fence is not None:
-        lease = lease.filter(fence=fence)
-    return lease.update(expires_at=expires) == 1
-
-
-def lease_release(*, user_id: int, holder: str) -> bool:
-    """Give the lease up; answers whether a run asked for a follow-up meanwhile. Each UPDATE
-    is atomic on its own: a request for a follow-up lands before or after the first."""
-    lease = SyncLease.objects.filter(user_id=user_id, holder=holder)
-    released = dict(holder="", expires_at=None, follow_up=False)
-    if lease.filter(follow_up=True).update(**released):
-        return True
-    lease.update(**released)
-    return False
-
-
-def lease_ask_follow_up(*, user_id: int) -> None:
-    """This user's lease is held: ask its holder to queue a run when it lets go."""
-    SyncLease.objects.filter(user_id=user_id).update(follow_up=True)
+def window_start(now: float) -> float:
+    """The oldest send time still in a budget's sliding window at `now`."""
+    return now - window_span()
 
 
 def budget_time(epoch: float) -> datetime:
@@ -174,8 +83,8 @@ def _take_slot(budget: RateBudget, *, limit: int, user_id: int | None, user_limi
     now = time.time()
     if budget.blocked_until and budget.blocked_until.timestamp() > now:
         return budget.blocked_until.timestamp() - now
-    span = conf.TODOIST_RATE_LIMIT_WINDOW + BUDGET_MARGIN_SECONDS
-    since = now - span
+    span = window_span()
+    since = window_start(now)
     stamps = [s for s in budget.stamps if s > since]
     shares = {
         u: kept for u, sent in budget.shares.items() if (kept := [s for s in sent if s > since])
@@ -262,7 +171,7 @@ def rate_budgets_prune(*, now: float | None = None) -> int:
     """Delete the budgets untouched for a window (and not blocked): an empty window is what a
     missing row means too. Keeps the table, and /healthz's read of it, to the tokens in use."""
     now = time.time() if now is None else now
-    stale = budget_time(now - conf.TODOIST_RATE_LIMIT_WINDOW - BUDGET_MARGIN_SECONDS)
+    stale = budget_time(window_start(now))
     untouched = Q(touched_at__lt=stale) | Q(touched_at__isnull=True)
     deleted, _ = (
         RateBudget.objects.filter(untouched).exclude(blocked_until__gt=budget_time(now)).delete()

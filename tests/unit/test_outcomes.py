@@ -1,7 +1,7 @@
-"""The error policy of one task (`Settler`): what each answer of Todoist does to a mapping.
+"""The error policy of one task (`OutcomePolicy`): what each answer of Todoist does to a mapping.
 
-Each row is one branch of `Settler.settle` / `settle_error` (README "Error policy"). A row lists
-only what changes: everything it does not name must be as it was before settling.
+Each row is one branch of `OutcomePolicy.settle` / `settle_error` (README "Error policy"). A row
+lists only what changes: everything it does not name must be as it was before settling.
 """
 
 from __future__ import annotations
@@ -22,10 +22,11 @@ from todoist_sync.exceptions import (
     TodoistValidationError,
 )
 from todoist_sync.payloads import fingerprint
+from todoist_sync.services.outcomes import DELETED_REASON, OutcomePolicy
 from todoist_sync.services.persistence import PushItem
 from todoist_sync.services.planning import raw_fingerprint
 from todoist_sync.services.projects import full_reason
-from todoist_sync.services.settling import DELETED_REASON, Settler
+from todoist_sync.services.round import RoundState
 
 pytestmark = pytest.mark.django_db  # the project directory's rows
 
@@ -78,7 +79,7 @@ def full():
     return TodoistValidationError("Max items", status=403, error_tag="MAX_ITEMS_LIMIT_REACHED")
 
 
-def observe(settler: Settler, item: PushItem) -> dict[str, Any]:
+def observe(settler: OutcomePolicy, item: PushItem) -> dict[str, Any]:
     """Everything the policy may change, in a form a row can state."""
     m = item.mapping
     inflight = m.inflight
@@ -100,21 +101,21 @@ def observe(settler: Settler, item: PushItem) -> dict[str, Any]:
         "waiting": m.waiting_reason,
         "project": m.project.name if m.project_id else None,
         "synced_at": m.last_synced_at is not None,
-        "followup": item.task.id in settler.followups,
-        "unconfirmed": [i.mapping for i in settler.unconfirmed] == [m],
-        "unverified": [i.mapping for i in settler.unverified] == [m],
+        "followup": item.task.id in settler.state.followups,
+        "unconfirmed": [i.mapping for i in settler.state.unconfirmed] == [m],
+        "unverified": [i.mapping for i in settler.state.unverified] == [m],
         "run": {c: getattr(settler.run, c) for c in tally},
         "events": [e.level.value for e in settler.events.pending],
     }
 
 
 @pytest.fixture
-def settler(run, events, directory, settings, monkeypatch) -> Settler:
+def settler(run, events, directory, settings, monkeypatch) -> OutcomePolicy:
     settings.TODOIST_RETRY_MAX_ATTEMPTS = MAX_ATTEMPTS
     settings.TODOIST_RETRY_BASE_SECONDS = 30
     # The jitter at its top: the wait is then the backoff's ceiling, which a row can state.
-    monkeypatch.setattr("todoist_sync.services.settling.random.uniform", lambda low, high: high)
-    return Settler(run=run, events=events, projects=directory)
+    monkeypatch.setattr("todoist_sync.services.outcomes.random.uniform", lambda low, high: high)
+    return OutcomePolicy(run=run, events=events, projects=directory, state=RoundState())
 
 
 def counts(**changed):
@@ -302,8 +303,8 @@ def test_a_task_in_a_project_deleted_in_todoist_is_created_again(settler, direct
     assert (mapping.todoist_task_id, mapping.pushed, mapping.inflight) == (None, None, None)
     assert (mapping.sync_state, mapping.attempts, mapping.last_error) == (State.PENDING, 0, "")
     assert mapping.request_id != "req-1"
-    assert settler.followups == {item.task.id}
-    assert settler.unverified == [] and settler.run.failed == 0
+    assert settler.state.followups == {item.task.id}
+    assert settler.state.unverified == [] and settler.run.failed == 0
 
 
 def test_a_close_leaves_room_in_a_full_project(settler, directory):
@@ -355,8 +356,8 @@ def test_backoff_is_full_jitter_up_to_a_capped_ceiling(settings, monkeypatch, at
     settings.TODOIST_RETRY_BASE_SECONDS, settings.TODOIST_RETRY_CAP_SECONDS = 30, 3600
     drawn = []
     monkeypatch.setattr(
-        "todoist_sync.services.settling.random.uniform",
+        "todoist_sync.services.outcomes.random.uniform",
         lambda low, high: drawn.append((low, high)) or high / 2,
     )
-    assert Settler.backoff_seconds(attempts) == ceiling / 2
+    assert OutcomePolicy.backoff_seconds(attempts) == ceiling / 2
     assert drawn == [(0, ceiling)]

@@ -17,26 +17,34 @@ from typing import Any
 from todoist_sync.exceptions import TodoistError
 from todoist_sync.models import TodoistTaskMap
 from todoist_sync.payloads import fingerprint
-from todoist_sync.services.persistence import PushItem, mappings_save
+from todoist_sync.services.outcomes import OutcomePolicy
+from todoist_sync.services.persistence import PushItem
 from todoist_sync.services.planning import with_real_ids
 from todoist_sync.services.projects import ProjectDirectory
-from todoist_sync.services.settling import Settler
+from todoist_sync.services.round import RoundState
 from todoist_sync.services.transport import Transport
 
 MATCHED_FIELDS = ("content", "description", "priority")
 
 
-class Healer:
+class UnconfirmedResolver:
     def __init__(
-        self, *, transport: Transport, settler: Settler, projects: ProjectDirectory
+        self,
+        *,
+        transport: Transport,
+        policy: OutcomePolicy,
+        projects: ProjectDirectory,
+        state: RoundState,
     ) -> None:
         self.transport = transport
-        self.settler = settler
+        self.policy = policy
         self.projects = projects
+        self.state = state
 
     def heal(self, items: list[PushItem]) -> None:
         """One read per starting point (usually one for all); each create adopts its task,
-        or follows the deleted policy."""
+        or follows the deleted policy. The mappings are changed in memory: the engine writes
+        them."""
         if not items:
             return
         by_since: dict[str, list[PushItem]] = {}
@@ -46,8 +54,6 @@ class Healer:
             by_since.setdefault(since, []).append(item)
         for since, group in by_since.items():
             self.heal_from(since, group)
-        mappings_save([item.mapping for item in items])
-        self.settler.events.flush()
 
     def heal_from(self, since: str, items: list[PushItem]) -> None:
         try:
@@ -57,7 +63,7 @@ class Healer:
         except TodoistError as exc:
             self.transport.stop_on(exc)
             for item in items:  # asked again later: the re-sent create is answered "ok" again
-                self.settler.settle_error(
+                self.policy.settle_error(
                     item.task,
                     item.mapping,
                     exc,
@@ -81,7 +87,7 @@ class Healer:
                 None,
             )
             if found is None or found.get("is_deleted"):
-                self.settler.gone_after_create(item)
+                self.policy.gone_after_create(item)
                 continue
             taken.add(str(found["id"]))
             self.adopt(item, str(found["id"]))
@@ -92,9 +98,9 @@ class Healer:
         rest = with_real_ids(mapping.inflight["commands"], mapping)
         if rest:
             # What followed the create goes next round, with the real id (same uuids).
-            self.settler.created_with_more(item, rest)
+            self.policy.created_with_more(item, rest)
         else:
-            self.settler.mark_synced(mapping, item.achieved)
+            self.policy.mark_synced(mapping, item.achieved)
 
     def confirm_gone(self, items: list[PushItem]) -> None:
         """Tasks whose commands answered "not found": a read decides. Still active in Todoist:
@@ -121,7 +127,7 @@ class Healer:
         for item in items:
             todoist_id = item.mapping.todoist_task_id
             if todoist_id in unread:  # the read failed: asked again later, with backoff
-                self.settler.settle_error(
+                self.policy.settle_error(
                     item.task,
                     item.mapping,
                     unread[todoist_id],
@@ -136,9 +142,7 @@ class Healer:
             ):
                 self.plan_again(item, done=True)
             else:
-                self.settler.gone_after_create(item)
-        mappings_save([item.mapping for item in items])
-        self.settler.events.flush()
+                self.policy.gone_after_create(item)
 
     def plan_again(self, item: PushItem, *, done: bool | None) -> None:
         """The task is in Todoist: its stored commands are dropped and the next round plans the
@@ -148,7 +152,7 @@ class Healer:
             pushed = {**mapping.pushed, "done": done}
             mapping.pushed, mapping.pushed_fingerprint = pushed, fingerprint(pushed)
         mapping.inflight = None
-        self.settler.followups.add(item.task.id)
+        self.state.followups.add(item.task.id)
 
     def sent_add(self, item: PushItem) -> dict[str, Any]:
         [add] = [c for c in item.mapping.inflight["commands"] if c["type"] == "item_add"]
