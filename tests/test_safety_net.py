@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import ast
 import datetime
+import importlib
+from types import SimpleNamespace
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -49,14 +51,28 @@ def test_migrate_installed_one_sweep_for_everyone():
     assert schedule.minutes == 60  # TODOIST_SAFETY_NET_MINUTES' default
 
 
-def test_install_is_idempotent_follows_the_setting_and_drops_per_user_schedules(settings):
-    Schedule.objects.create(name=f"{safety_net.LEGACY_SCHEDULE_PREFIX}7", func="x")
+def test_install_is_idempotent_and_follows_the_setting(settings):
     settings.TODOIST_SAFETY_NET_MINUTES = 5
     safety_net.safety_net_install()
     safety_net.safety_net_install()
     [schedule] = sweep_schedules()
     assert schedule.minutes == 5
-    assert not Schedule.objects.filter(name__startswith=safety_net.LEGACY_SCHEDULE_PREFIX)
+
+
+def test_the_migration_drops_the_per_user_schedules_of_earlier_versions():
+    from django.apps import apps
+    from django.db import connection
+
+    migration = importlib.import_module(
+        "todoist_sync.migrations.0010_drop_legacy_safety_net_schedules"
+    )
+    Schedule.objects.create(name=f"{migration.LEGACY_SCHEDULE_PREFIX}7", func="x")
+    Schedule.objects.create(name="someone else's schedule", func="x")
+    # The function reads only the editor's connection (no schema change: a data migration).
+    migration.drop_legacy_schedules(apps, SimpleNamespace(connection=connection))
+    names = set(Schedule.objects.values_list("name", flat=True))
+    assert f"{migration.LEGACY_SCHEDULE_PREFIX}7" not in names
+    assert "someone else's schedule" in names
 
 
 def test_a_user_added_after_deployment_is_synced_by_the_next_sweep(

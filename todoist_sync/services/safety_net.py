@@ -31,16 +31,15 @@ SWEEP_FUNC = "todoist_sync.tasks.safety_net_sweep"
 SLICE_SCHEDULE_PREFIX = "todoist-safety-net-slice-"
 SLICE_FUNC = "todoist_sync.tasks.safety_net_slice"
 # The per-user schedules of earlier versions, replaced by the one sweep.
-LEGACY_SCHEDULE_PREFIX = "todoist-safety-net-user-"
 # django-q2's scheduler looks at its schedules about every 30 seconds: finer slices would fire
 # together anyway.
 SCHEDULER_TICK_SECONDS = 30
 
 
 def safety_net_install(*, using: str | None = None) -> Schedule:
-    """Create or update the one periodic sweep (idempotent), and drop per-user schedules."""
+    """Create or update the one periodic sweep (idempotent). The per-user schedules of earlier
+    versions are dropped once, by migration 0010."""
     schedules = Schedule.objects.using(using) if using else Schedule.objects
-    schedules.filter(name__startswith=LEGACY_SCHEDULE_PREFIX).delete()
     schedule, _ = schedules.update_or_create(
         name=SWEEP_SCHEDULE,
         defaults={
