@@ -207,13 +207,13 @@ def test_a_stalled_run_reaps_no_run_of_the_one_that_took_over(user, sim, stall, 
     taken_over = SyncRun.objects.create(
         job_id="the-next-run", user=user, state="running", trigger="api"
     )
-    real_reap = engine.SyncEngine.reap_lost_runs
+    real_reap = engine.runs_reap_lost
 
-    def stall_then_reap(self):
+    def stall_then_reap(**kwargs):
         take_the_lease_over(user)
-        real_reap(self)
+        real_reap(**kwargs)
 
-    monkeypatch.setattr(engine.SyncEngine, "reap_lost_runs", stall_then_reap)
+    monkeypatch.setattr(engine, "runs_reap_lost", stall_then_reap)
     run = run_sync(user)
     assert lost_its_lease(run)
     taken_over.refresh_from_db()

@@ -76,4 +76,4 @@ class EventBuffer:
             with fenced():
                 events_send(events=events)
         except LeaseLost:
-            pass  # the run's own row says it lost the lease (`SyncEngine.execute_leased`)
+            pass  # the run's own row says it lost the lease (`run_records.run_finish`)

@@ -7,6 +7,7 @@ these functions, so they cannot drift apart. One module a responsibility:
 - `safety_net`: the one periodic sweep that reaches every user;
 - `engine`: one run of one user, from the lease to the summary, in rounds;
 - `round`: what one round accumulates (`RoundState`), handed by the engine to each role;
+- `run_records`: a run's own rows around it: runs whose worker died, how it ended, what follows;
 - `planning`: what each task needs, and the `/sync` commands that do it;
 - `reconcile`: what a person changed in Todoist (drift), restored or reported;
 - `commands`: a round's decisions turned into the commands to push, task by task;

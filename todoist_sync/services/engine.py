@@ -19,13 +19,10 @@ import logging
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from datetime import datetime, timedelta
 
-from django.contrib.auth import get_user_model
-from django.db.models import Case, Q, Value, When
 from django.utils import timezone
 
-from todoist_sync import metrics, selectors
+from todoist_sync import metrics
 from todoist_sync.conf import conf
 from todoist_sync.events import EventBuffer, Level
 from todoist_sync.exceptions import LeaseLost, NoTodoistToken, RunStop, TodoistError
@@ -34,13 +31,11 @@ from todoist_sync.services.accounts import mappings_follow_account
 from todoist_sync.services.budget import account_budget_key
 from todoist_sync.services.commands import CommandBuilder
 from todoist_sync.services.credentials import todoist_client, todoist_token_source
-from todoist_sync.services.enqueue import schedule_sync, sync_enqueue
 from todoist_sync.services.lease import (
     current_fence,
     fenced,
     lease_acquire,
     lease_ask_follow_up,
-    lease_held,
     lease_release,
 )
 from todoist_sync.services.outcomes import OutcomePolicy
@@ -50,6 +45,12 @@ from todoist_sync.services.projects import ProjectDirectory, project_namer
 from todoist_sync.services.pushers import BatchPusher, Pusher, SingleTaskPusher
 from todoist_sync.services.reconcile import Reconciler
 from todoist_sync.services.round import RoundState
+from todoist_sync.services.run_records import (
+    follow_up_queue,
+    follow_ups_schedule,
+    run_finish,
+    runs_reap_lost,
+)
 from todoist_sync.services.transport import Transport
 from todoist_sync.services.unconfirmed import UnconfirmedResolver
 from todoist_sync.todoist import TodoistClient
@@ -59,8 +60,6 @@ logger = logging.getLogger(__name__)
 
 State = TodoistTaskMap.SyncState
 LEASE_HELD = "another sync of this user was running; a run follows it"
-WORKER_STOPPED = "the worker stopped before the run finished; a later run took over"
-JOB_LOST = "its job never reached a worker (lost); a later run took over"
 
 
 def sync_run_execute(
@@ -166,7 +165,7 @@ class SyncEngine:
         run.lease_holder = self.holder
         run.save(update_fields=["lease_holder"])
         try:
-            self.reap_lost_runs()
+            runs_reap_lost(user_id=self.user_id, keep_run_id=self.run.pk)
             self.transport = self.connect()
             self.projects = ProjectDirectory(
                 user_id=self.user_id,
@@ -200,45 +199,19 @@ class SyncEngine:
             self.events.flush()
             self.finish(SyncRun.State.FAILED, f"internal error: {type(exc).__name__}")
             if lease_release(user_id=self.user_id, holder=self.holder):
-                self.queue_follow_up()
+                follow_up_queue(user_id=self.user_id)
             raise
         self.events.flush()
         follow_up = lease_release(user_id=self.user_id, holder=self.holder)
         if state == SyncRun.State.SUCCEEDED and run.failed:
             summary = summary or "; ".join(sorted(set(self.errors))[:5])
-        self.schedule_follow_up(resume_at, summary)
+        follow_ups_schedule(user_id=self.user_id, resume_at=resume_at, summary=summary)
         self.finish(state, summary)
         if follow_up:
-            self.queue_follow_up()
+            follow_up_queue(user_id=self.user_id)
 
-    def queue_follow_up(self) -> None:
-        """A run of the whole user, for the triggers that came while the lease was held."""
-        user = get_user_model().objects.filter(pk=self.user_id).first()
-        if user is None:
-            return
-        try:
-            sync_enqueue(user=user, trigger="follow-up")
-        except NoTodoistToken:
-            pass  # disconnected meanwhile: nothing to sync with
-
-    def reap_lost_runs(self) -> None:
-        """Holding the lease proves no other run of this user is alive: any still marked running
-        lost its worker, and says so instead of showing "running" forever. Likewise runs queued
-        long before this one: their job was lost with its worker. One UPDATE for both."""
-        now = timezone.now()
-        lost_before = now - timedelta(seconds=conf.TODOIST_QUEUED_STALE_SECONDS)
-        running = Q(state=SyncRun.State.RUNNING)
-        lost = Q(state=SyncRun.State.QUEUED, queued_at__lt=lost_before)
-        # Fenced in the statement itself: a run that stalled here fails no successor's run.
-        others = SyncRun.objects.filter(running | lost, lease_held(), user_id=self.user_id)
-        others.exclude(pk=self.run.pk).update(
-            state=SyncRun.State.FAILED,
-            finished_at=now,
-            error_summary=Case(
-                When(running, then=Value(WORKER_STOPPED)),
-                default=Value(JOB_LOST),
-            ),
-        )
+    def finish(self, state: str, summary: str) -> None:
+        self.progress(run_finish(run=self.run, state=state, summary=summary))
 
     def connect(self) -> Transport:
         try:
@@ -265,31 +238,6 @@ class SyncEngine:
             progress=self.progress,
             shared=source.shared,
         )
-
-    def finish(self, state: str, summary: str) -> None:
-        run = self.run
-        run.state, run.finished_at, run.error_summary = state, timezone.now(), summary[:2000]
-        run.save()
-        logger.info(
-            "todoist sync run %s: %d sent, %d failed, %d requests%s",
-            state,
-            run.created + run.updated + run.closed + run.reopened,
-            run.failed,
-            run.requests,
-            f" ({summary[:200]})" if summary else "",
-        )
-        self.progress(
-            f"done: {state}; created {run.created}, updated {run.updated}, "
-            f"closed {run.closed}, reopened {run.reopened}, unchanged {run.unchanged}, "
-            f"skipped {run.skipped}, failed {run.failed}; {run.requests} requests"
-        )
-
-    def schedule_follow_up(self, resume_at: datetime | None, summary: str) -> None:
-        if resume_at is not None:
-            schedule_sync(user_id=self.user_id, at=resume_at, reason=summary)
-        retry_at = selectors.earliest_retry_at(user_id=self.user_id)
-        if retry_at is not None:
-            schedule_sync(user_id=self.user_id, at=retry_at, reason="transient errors to retry")
 
     # -- one round: decide, store the commands, send them ----------------------------------------
 

@@ -39,6 +39,26 @@ COUNTERS = {
 }
 
 
+def failure_event(
+    task: LocalTask, mapping: TodoistTaskMap, error: TodoistError
+) -> tuple[Level, str, dict[str, Any]]:
+    """The event of a task that ends the run in error, with its retry metadata."""
+    return (
+        Level.ERROR,
+        f"Task {task.id} not synced: {mapping.last_error}",
+        {
+            "local_task_id": task.id,
+            "todoist_task_id": mapping.todoist_task_id,
+            "error": type(error).__name__,
+            "status": error.status,
+            "error_tag": error.error_tag,
+            "attempts": mapping.attempts,
+            "next_retry_at": mapping.next_retry_at.isoformat() if mapping.next_retry_at else None,
+            "permanent": mapping.error_permanent,
+        },
+    )
+
+
 def carried(
     mapping: TodoistTaskMap, commands: list[dict[str, Any]], achieved: dict[str, Any], **extra: Any
 ) -> dict[str, Any]:
@@ -252,7 +272,7 @@ class OutcomePolicy:
             argument = getattr(error, "argument", None)
             reason = f"validation: {argument + ': ' if argument else ''}{error.detail}"
             self._fail(task, mapping, reason, permanent=True)
-        self._report(task, mapping, mapping.last_error, error=error)
+        self.events.add(*failure_event(task, mapping, error))
 
     def recreate(self, task: LocalTask, mapping: TodoistTaskMap) -> None:
         """Todoist no longer has the task: it is created again next round, under a fresh uuid."""
@@ -308,23 +328,3 @@ class OutcomePolicy:
         if permanent:
             mapping.next_retry_at = None
             mapping.failed_fingerprint = raw_fingerprint(task)
-
-    def _report(
-        self, task: LocalTask, mapping: TodoistTaskMap, reason: str, *, error: TodoistError
-    ) -> None:
-        self.events.add(
-            Level.ERROR,
-            f"Task {task.id} not synced: {reason}",
-            {
-                "local_task_id": task.id,
-                "todoist_task_id": mapping.todoist_task_id,
-                "error": type(error).__name__,
-                "status": error.status,
-                "error_tag": error.error_tag,
-                "attempts": mapping.attempts,
-                "next_retry_at": mapping.next_retry_at.isoformat()
-                if mapping.next_retry_at
-                else None,
-                "permanent": mapping.error_permanent,
-            },
-        )
