@@ -1,26 +1,10 @@
-"""Noticing what a person changed in Todoist (drift), and putting local truth back, or reporting it.
+"""Drift: what a person changed in Todoist, put back (TODOIST_DRIFT_POLICY=restore) or reported.
 
-Pushing is one way and driven by fingerprints: a task renamed, completed, moved or deleted in
-Todoist leaves our fingerprint matching, so without a look at Todoist nothing would ever notice.
-A reconcile is that look, at the cost of one request per account:
-
-- one incremental read of the account's items (`POST /sync` with the stored `items_sync_token`
-  and `resource_types: ["items"]`; `"*"` only when none is stored). Todoist documents no paging
-  for `/sync` reads, so the one answer is taken as complete;
-- each item that one of the user's mappings in that account points at is compared with what we
-  believe Todoist holds (`mapping.pushed`); items no mapping knows are never touched;
-- with TODOIST_DRIFT_POLICY=restore, a drifted mapping's `pushed` becomes what Todoist holds now.
-  That is all a restore needs: the run's normal planning then finds the task changed and sends
-  exactly the commands that put local truth back, in the same round's batches. A task deleted
-  in Todoist follows the error policy (`OutcomePolicy.gone_after_create`: reported permanent, or
-  created again with TODOIST_RECREATE_DELETED);
-- with `report`, the drift is only reported; `pushed` stays, and the token moves on, so each
-  drift is reported once;
-- either way: an event per drifted task (the fields, with their values there and here), the
-  mapping's `last_drift`, and the run's drift counters; then the new token is stored.
-
-Mappings with unconfirmed commands (`inflight`) are left out: what Todoist holds for them is
-not known until those commands are settled.
+One incremental read of the account's items (a full one when no token is stored) is compared,
+item by item, with each mapping's `pushed` snapshot; items no mapping knows, and mappings with
+commands in flight, are left out. A restore only makes `pushed` what Todoist holds: the round's
+normal planning then sends what puts local truth back. What is Todoist's to own (times,
+recurrence, moves) is never drift; docs/sync.md has the rules.
 """
 
 from __future__ import annotations
