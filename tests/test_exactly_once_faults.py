@@ -236,3 +236,38 @@ def test_single_task_mode_makes_nothing_twice_after_a_lost_answer(user, sim, set
     assert len([t for t in sim.tasks("alice") if not t.get("is_deleted")]) == 1
     [remote] = copies(sim, "one at a time, renamed")
     assert remote["checked"] is True
+
+
+def test_not_found_on_a_task_completed_in_todoist_reopens_it_and_makes_nothing_twice(
+    user, sim, settings, monkeypatch
+):
+    """Worst case: Todoist refuses an update of a task a person completed as "not found". The
+    read finds it in the completed list: not deleted, so never created again; local truth (open,
+    renamed) goes over it."""
+    from todoist_sim.store.errors import item_not_found
+    from todoist_sim.store.sync import SyncOps
+
+    settings.TODOIST_RECREATE_DELETED = True  # a wrong "deleted" would make a second task
+    task = Task.objects.create(user=user, title="completed there")
+    run(user)
+    [remote] = copies(sim, "completed there")
+    sim.person_task("alice", remote["id"], "complete")
+    real = SyncOps._run_command
+
+    def completed_is_not_found(self, account, command, temp_ids):
+        target = account.tasks.get(command.get("args", {}).get("id"))
+        if command["type"] == "item_update" and target and target["checked"]:
+            raise item_not_found()
+        return real(self, account, command, temp_ids)
+
+    monkeypatch.setattr(SyncOps, "_run_command", completed_is_not_found)
+    task.title = "completed there, renamed"
+    task.save()
+    first = run(user)
+    assert first.failed == 0
+    live = [t for t in sim.tasks("alice") if not t.get("is_deleted")]
+    assert [(t["id"], t["content"], t["checked"]) for t in live] == [
+        (remote["id"], "completed there, renamed", False)
+    ]
+    mapping = TodoistTaskMap.objects.get(local_task_id=task.pk)
+    assert (mapping.todoist_task_id, mapping.sync_state) == (remote["id"], "synced")

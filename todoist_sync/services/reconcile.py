@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -24,6 +24,7 @@ from todoist_sync.exceptions import TodoistError
 from todoist_sync.models import SyncRun, TodoistTaskMap
 from todoist_sync.payloads import due_day, fingerprint, refinements
 from todoist_sync.services.lease import fenced
+from todoist_sync.services.lookup import tasks_locate
 from todoist_sync.services.outcomes import OutcomePolicy
 from todoist_sync.services.persistence import PushItem, mappings_save
 from todoist_sync.services.projects import INBOX, ProjectDirectory
@@ -35,9 +36,6 @@ from todoist_sync.task_model import task_contract
 DRIFT_FIELDS = ("content", "description", "priority", "due_date", "done", "blocked", "project")
 # Ids per query when matching an answer to mappings (under SQLite's parameter limit).
 ID_CHUNK = 5000
-# How far back the completed list is read for tasks a full read did not list (Todoist allows
-# a window of up to 3 months).
-COMPLETED_WINDOW_DAYS = 89
 
 
 class DriftOutcome(StrEnum):
@@ -226,33 +224,16 @@ class Reconciler:
         return project is None or project.todoist_project_id is not None
 
     def look_up_missing(self, mapped: Any, items: dict[str, dict]) -> dict[str, dict]:
-        """Mapped open tasks a full read did not list, looked up before anything is decided:
-        the completed ones in Todoist's completed list (one page of up to 200 a request), the
-        rest by id among the active ones (100 a request); what neither has is deleted. Tasks
-        in a project a person archived are not looked up (left alone)."""
+        """Mapped open tasks a full read did not list, looked up before anything is decided
+        (`lookup.tasks_locate`). Tasks in a project a person archived are not looked up (left
+        alone)."""
         archived = self.projects.archived_pks()
         missing = [
             m
             for m in mapped.filter(pushed__done=False).exclude(inflight__isnull=False)
             if m.todoist_task_id not in items and m.project_id not in archived
         ]
-        if not missing:
-            return {}
-        now = timezone.now()
-        oldest = min(m.last_synced_at or m.created_at for m in missing) - timedelta(minutes=5)
-        since = max(oldest, now - timedelta(days=COMPLETED_WINDOW_DAYS))
-        # `until` a little ahead: the query's times are whole seconds.
-        until = now + timedelta(minutes=1)
-        completed = self.transport.send(
-            lambda: self.transport.client.completed_tasks(since=since, until=until)
-        )
-        wanted = {m.todoist_task_id for m in missing}
-        found = {str(t["id"]): {**t, "checked": True} for t in completed if str(t["id"]) in wanted}
-        rest = [t for t in wanted if t not in found]
-        active = self.transport.send(lambda: self.transport.client.list_tasks(ids=rest))
-        found.update({str(t["id"]): t for t in active if str(t["id"]) in wanted})
-        found.update({t: {"id": t, "is_deleted": True} for t in rest if t not in found})
-        return found
+        return tasks_locate(transport=self.transport, mappings=missing)
 
     @staticmethod
     def mappings_of(mapped: Any, todoist_ids: list[str]) -> list[TodoistTaskMap]:

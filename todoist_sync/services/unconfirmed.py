@@ -17,6 +17,7 @@ from typing import Any
 from todoist_sync.exceptions import TodoistError
 from todoist_sync.models import TodoistTaskMap
 from todoist_sync.payloads import fingerprint
+from todoist_sync.services.lookup import tasks_locate
 from todoist_sync.services.outcomes import OutcomePolicy
 from todoist_sync.services.persistence import PushItem
 from todoist_sync.services.planning import with_real_ids
@@ -106,43 +107,29 @@ class UnconfirmedResolver:
         """Tasks whose commands answered "not found": a read decides. Still active in Todoist:
         their change is planned again under fresh uuids (Todoist would answer the old ones as
         before). Completed there: Todoist's state is taken as pushed and local truth planned
-        over it. Deleted there (or absent from both reads): the deleted policy."""
+        over it. Deleted there: the deleted policy."""
         if not items:
             return
-        ids = [item.mapping.todoist_task_id for item in items]
-        active, unread = self.transport.read_labels(ids)
-        inactive = [i for i in items if i.mapping.todoist_task_id not in active | unread.keys()]
-        changes: dict[str, dict[str, Any]] = {}
-        if inactive:
-            since = self.projects.account.items_sync_token or "*"
-            try:
-                result = self.transport.send(
-                    lambda: self.transport.client.sync(sync_token=since, resource_types=["items"])
-                )
-            except TodoistError as exc:
-                self.transport.stop_on(exc)
-                unread.update({i.mapping.todoist_task_id: exc for i in inactive})
-            else:
-                changes = {str(c["id"]): c for c in result.items if c.get("id")}
-        for item in items:
-            todoist_id = item.mapping.todoist_task_id
-            if todoist_id in unread:  # the read failed: asked again later, with backoff
+        try:
+            where = tasks_locate(transport=self.transport, mappings=[i.mapping for i in items])
+        except TodoistError as exc:
+            self.transport.stop_on(exc)
+            for item in items:  # the read failed: asked again later, with backoff
                 self.policy.settle_error(
                     item.task,
                     item.mapping,
-                    unread[todoist_id],
+                    exc,
                     achieved=item.achieved,
                     ok_add=False,
                     remaining=item.commands,
                 )
-            elif todoist_id in active:
-                self.plan_again(item, done=None)
-            elif (changes.get(todoist_id) or {}).get("checked") and not changes[todoist_id].get(
-                "is_deleted"
-            ):
-                self.plan_again(item, done=True)
-            else:
+            return
+        for item in items:
+            task = where[item.mapping.todoist_task_id]
+            if task.get("is_deleted"):
                 self.policy.gone_after_create(item)
+            else:
+                self.plan_again(item, done=True if task.get("checked") else None)
 
     def plan_again(self, item: PushItem, *, done: bool | None) -> None:
         """The task is in Todoist: its stored commands are dropped and the next round plans the
