@@ -237,3 +237,29 @@ def test_healing_never_adopts_another_users_task_on_a_shared_token(user, other_u
     assert alice_id != bob_id
     assert milk[bob_id]["checked"] is False  # Bob's task untouched
     assert milk[alice_id]["checked"] is True
+
+
+def test_healing_never_adopts_another_users_task_in_one_todoist_account(
+    user, other_user, sim, settings
+):
+    """Two users who each connected a token of the same Todoist account share its Inbox: only
+    the check on every mapping, whoever's, keeps Alice's healing off Bob's task."""
+    settings.TODOIST_PROJECT_NAME = "Inbox"
+    for who, token in ((user, "alice-own-token"), (other_user, "bob-own-token")):
+        sim.add_token("alice", token)
+        TodoistCredential.objects.create(
+            user=who, token_encrypted=encrypt_token(token), token_last4=token[-4:]
+        )
+    make_task(user, "warm-up")
+    run_sync(user)  # Alice's account is read: her later reads start here
+    bobs = make_task(other_user, "Buy milk")
+    run_sync(other_user)
+    alices = make_task(user, "Buy milk")
+    sim.lose_next(when=lambda commands: any(c["type"] == "item_add" for c in commands))
+    run_sync(user)
+    run_sync(user, retry_errors=True)  # the create is replayed without its id: healing
+    milk = [t for t in sim_tasks(sim) if t["content"] == "Buy milk"]
+    assert len({t["project_id"] for t in milk}) == 1  # one project: the case this guards
+    mapped = dict(TodoistTaskMap.objects.values_list("local_task_id", "todoist_task_id"))
+    assert mapped[alices.pk] != mapped[bobs.pk]
+    assert {mapped[alices.pk], mapped[bobs.pk]} == {t["id"] for t in milk}
