@@ -99,3 +99,9 @@ def test_mark_room_clears_full_and_lets_the_waiting_tasks_go(user, directory):
     assert directory.take_room(PROJECT) == full_reason(PROJECT)
     assert directory.waiting_for_room() == [waiting.local_task_id]
     assert directory.waiting_for_room() == []  # each close lets them go once
+
+
+def test_a_project_todoist_just_called_full_gets_no_second_try_this_run(directory):
+    # The refused create was this run's one try: another would be refused the same way.
+    directory.mark_full(PROJECT)
+    assert directory.take_room(PROJECT) == full_reason(PROJECT)

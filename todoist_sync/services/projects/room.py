@@ -71,6 +71,7 @@ class ProjectRoom(ProjectReader):
     def mark_full(self, name: str) -> None:
         project = self.project(name)
         self.room[name] = 0
+        self.probed.add(name)  # the refused create was this run's one try
         if project is not None and project.full_since is None:
             project.full_since = timezone.now()
             with fenced():
